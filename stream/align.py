@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .clock import now_ns as _wall_ns
 from .message import Message
 
 EOS = 2**62  # watermark meaning "this stream has ended"
@@ -65,6 +66,7 @@ class Aligner:
         self.buf: dict[str, list[Item]] = {s: [] for s in self.streams}
         self.wm: dict[str, int] = {s: -1 for s in self.streams}
         self.seen: set[str] = set()
+        self.heard_ns: dict[str, int] = {}  # wall time a stream last said anything
         self.next_grid = origin_ns + hop_ns
         self.pending: list[_Pending] = []
         self.last_closed = origin_ns
@@ -72,7 +74,7 @@ class Aligner:
         self.counts: Counter[str] = Counter()  # "<stream>.<reason>" -> n
 
     # -- input -------------------------------------------------------------
-    def add(self, msg: Message, capture_ns: int | None = None) -> bool:
+    def add(self, msg: Message, capture_ns: int | None = None, now: int | None = None) -> bool:
         """Buffer one message; returns False if it was dropped (counted)."""
         s = msg.stream
         if s not in self.buf:
@@ -88,28 +90,35 @@ class Aligner:
         self.buf[s].append(Item(msg.t_start, msg.t_end, msg.parts, msg.meta, cap))
         self.seen.add(s)
         self.max_t = max(self.max_t, msg.t_end)
-        self.advance(s, msg.watermark)
+        self.advance(s, msg.watermark, now)
         return True
 
-    def advance(self, stream: str, watermark: int) -> None:
-        if stream in self.wm and watermark > self.wm[stream]:
-            self.wm[stream] = watermark
+    def advance(self, stream: str, watermark: int, now: int | None = None) -> None:
+        if stream in self.wm:
+            self.seen.add(stream)
+            self.heard_ns[stream] = _wall_ns() if now is None else now
+            if watermark > self.wm[stream]:
+                self.wm[stream] = watermark
 
     def trigger(self, end_ns: int, now_ns: int) -> None:
-        """Ask for an extra window ending at ``end_ns`` (a text event's time)."""
-        if end_ns > self.last_closed:
-            heapq.heappush(self.pending, _Pending(end_ns, True, now_ns))
+        """Ask for an extra window ending at a text event's time, or, if windows past
+        that have closed already (live, deadline), right after the last closed one."""
+        end = max(end_ns, self.last_closed + 1)
+        heapq.heappush(self.pending, _Pending(end, True, now_ns))
+
+    @property
+    def ended(self) -> bool:
+        """Every stream has sent end-of-stream."""
+        return all(w >= EOS for w in self.wm.values())
 
     # -- output ------------------------------------------------------------
-    def _status(self, end: int) -> dict[str, str]:
+    def _status(self, end: int, now: int) -> dict[str, str]:
+        """ok: caught up; stale: behind but alive; missing: silent or never heard."""
         out = {}
         for s in self.streams:
-            w = self.wm[s]
-            if s not in self.seen and w < end:
-                out[s] = "missing"
-            elif w >= end - self.slack_ns:
+            if self.wm[s] >= end - self.slack_ns:
                 out[s] = "ok"
-            elif w >= end - self.stale_ns:
+            elif now - self.heard_ns.get(s, -(2**62)) <= self.stale_ns:
                 out[s] = "stale"
             else:
                 out[s] = "missing"
@@ -132,7 +141,7 @@ class Aligner:
         horizon = max(min((self.wm[s] for s in self.required), default=now_ns), self.last_closed)
         if self.deadline_ns is not None:
             horizon = max(horizon, now_ns - self.deadline_ns)
-        else:
+        if self.deadline_ns is None or self.ended:
             horizon = min(horizon, self.max_t + self.hop_ns)
         while self.next_grid <= horizon:
             heapq.heappush(self.pending, _Pending(self.next_grid))
@@ -142,11 +151,11 @@ class Aligner:
             p = heapq.heappop(self.pending)
             if p.end_ns <= self.last_closed and out:
                 continue  # an event window superseded by a grid window at the same time
-            out.append(self._close(p))
+            out.append(self._close(p, now_ns))
         self._prune()
         return out
 
-    def _close(self, p: _Pending) -> Window:
+    def _close(self, p: _Pending, now: int) -> Window:
         end, start = p.end_ns, p.end_ns - self.window_ns
         items = {}
         newest = 0
@@ -158,7 +167,7 @@ class Aligner:
             items[s] = sel
             for it in sel:
                 newest = max(newest, it.capture_ns)
-        status = self._status(end)
+        status = self._status(end, now)
         for s in self.streams:
             if status[s] != "ok":
                 self.counts[f"{s}.{status[s]}_windows"] += 1

@@ -47,7 +47,7 @@ class AudioConfig:
 class AsrConfig:
     enabled: bool = True
     speech_threshold: float = 0.5
-    min_silence_ms: int = 400  # end of turn after this much silence
+    min_silence_ms: int = 300  # end of turn after this much silence (latency vs. cutting pauses)
     min_speech_ms: int = 200
     partial_every_ms: int = 1000
     max_utterance_s: float = 15.0

@@ -1,0 +1,121 @@
+"""Streaming speech recognition: VAD-segmented faster-whisper (tiny.en).
+
+Contract (after whisper_streaming): ``insert_audio_chunk`` feeds audio,
+``process_iter`` returns what is new (partials while speech goes on, a final
+once the speaker pauses), ``finish`` flushes at end of stream. Segmenting by
+the VAD keeps Whisper off silence (where it hallucinates) and gives a final
+``min_silence_ms`` after the speech ends. Every transcript carries the
+origin time span of its speech and word times in monotonic ns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import models
+from .audio import SR
+from .config import AsrConfig
+
+
+@dataclass
+class Transcript:
+    text: str
+    final: bool
+    t_start: int
+    t_end: int
+    words: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+class StreamingAsr:
+    def __init__(self, cfg: AsrConfig, device: str = "cpu", cpu_threads: int = 2) -> None:
+        from faster_whisper import WhisperModel
+
+        compute = "float16" if device.startswith("cuda") else "int8"
+        self.model = WhisperModel(str(models.whisper_tiny_en()), device=device.split(":")[0],
+                                  compute_type=compute, cpu_threads=cpu_threads)
+        self.cfg = cfg
+        self._reset()
+        self._pre: list[tuple[np.ndarray, int]] = []  # one chunk of pre-roll before onset
+        self.audio_wm = -1
+
+    def _reset(self) -> None:
+        self.chunks: list[np.ndarray] = []
+        self.start_ns: int | None = None
+        self.speech_end_ns = 0
+        self.silence_ms = 0.0
+        self.speech_ms = 0.0
+        self.last_partial_ms = 0.0
+        self.out: list[Transcript] = []
+
+    @property
+    def watermark(self) -> int:
+        """No transcript that starts before this time will come any more."""
+        return self.start_ns if self.start_ns is not None else self.audio_wm
+
+    def insert_audio_chunk(self, pcm: np.ndarray, t_start_ns: int, vad_prob: float) -> None:
+        dur_ms = len(pcm) * 1000 / SR
+        t_end_ns = t_start_ns + int(len(pcm) * 1e9 / SR)
+        speech = vad_prob >= self.cfg.speech_threshold
+        if self.start_ns is None:
+            if speech:
+                pre = self._pre[-1:] if self._pre else []
+                self.chunks = [c for c, _ in pre] + [pcm]
+                self.start_ns = pre[0][1] if pre else t_start_ns
+                self.speech_ms, self.silence_ms, self.last_partial_ms = dur_ms, 0.0, 0.0
+                self.speech_end_ns = t_end_ns
+            self._pre = [(pcm, t_start_ns)]
+        else:
+            self.chunks.append(pcm)
+            if speech:
+                self.speech_ms += dur_ms
+                self.silence_ms = 0.0
+                self.speech_end_ns = t_end_ns
+            else:
+                self.silence_ms += dur_ms
+        self.audio_wm = t_end_ns
+
+    def _transcribe(self, audio: np.ndarray, final: bool) -> Transcript:
+        segs, _ = self.model.transcribe(
+            audio, language="en", beam_size=self.cfg.beam_size, word_timestamps=final,
+            condition_on_previous_text=False, vad_filter=False, without_timestamps=not final)
+        segs = list(segs)
+        text = " ".join(s.text.strip() for s in segs).strip()
+        words = []
+        if final:
+            for s in segs:
+                for w in s.words or []:
+                    words.append((w.word.strip(), self.start_ns + int(w.start * 1e9),
+                                  self.start_ns + int(w.end * 1e9)))
+        return Transcript(text, final, self.start_ns, self.speech_end_ns, words)
+
+    def process_iter(self) -> list[Transcript]:
+        out: list[Transcript] = []
+        if self.start_ns is None:
+            return out
+        total_ms = sum(len(c) for c in self.chunks) * 1000 / SR
+        ended = self.silence_ms >= self.cfg.min_silence_ms
+        too_long = total_ms >= self.cfg.max_utterance_s * 1000
+        if ended or too_long:
+            if self.speech_ms >= self.cfg.min_speech_ms:
+                audio = np.concatenate(self.chunks)
+                # Keep 200 ms after the last speech; drop the rest of the silence.
+                keep = int((self.speech_end_ns - self.start_ns) / 1e9 * SR + 0.2 * SR)
+                t = self._transcribe(audio[:keep], final=True)
+                if t.text:
+                    out.append(t)
+            self._reset()
+            return out
+        if total_ms - self.last_partial_ms >= self.cfg.partial_every_ms:
+            self.last_partial_ms = total_ms
+            t = self._transcribe(np.concatenate(self.chunks), final=False)
+            if t.text:
+                out.append(t)
+        return out
+
+    def finish(self) -> list[Transcript]:
+        if self.start_ns is None:
+            return []
+        self.silence_ms = float(self.cfg.min_silence_ms)
+        return self.process_iter()

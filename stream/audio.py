@@ -1,0 +1,73 @@
+"""Audio encoders: torchaudio log-mel, silero VAD, and a per-chunk embedding.
+
+Chunks are float32 mono 16 kHz, a multiple of 512 samples (silero's frame).
+The embedding is the log-mel statistics of the chunk (mean and standard
+deviation per mel band, 2 x n_mels): cheap, stable, and what the learned
+fusion model consumes; no pretrained audio-event network is available
+offline here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+SR = 16000
+VAD_FRAME = 512
+
+
+class LogMel:
+    def __init__(self, n_mels: int = 64) -> None:
+        import torchaudio
+
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=SR, n_fft=400, win_length=400, hop_length=160, n_mels=n_mels, center=True)
+        self.n_mels = n_mels
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            m = self.mel(torch.from_numpy(chunk))
+        return torch.log(m + 1e-6).T.contiguous().numpy()  # (frames, n_mels)
+
+
+class Vad:
+    """Streaming silero VAD (stateful across calls): speech probability per 32 ms frame."""
+
+    def __init__(self) -> None:
+        from silero_vad import load_silero_vad
+
+        self.model = load_silero_vad(onnx=False)
+
+    def reset(self) -> None:
+        self.model.reset_states()
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return np.array([float(self.model(torch.from_numpy(chunk[i:i + VAD_FRAME]), SR))
+                             for i in range(0, len(chunk) - VAD_FRAME + 1, VAD_FRAME)], np.float32)
+
+
+class AudioEncoder:
+    """One chunk in, (log-mel, embedding, VAD probability) out."""
+
+    def __init__(self, n_mels: int = 64) -> None:
+        self.logmel = LogMel(n_mels)
+        self.vad = Vad()
+        self.dim = 2 * n_mels
+
+    def __call__(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        lm = self.logmel(chunk)
+        emb = np.concatenate([lm.mean(0), lm.std(0)]).astype(np.float32)
+        return lm, emb, float(self.vad(chunk).max())
+
+
+def to_mono_16k(x: np.ndarray, sr: int) -> np.ndarray:
+    """Any soundfile output (frames[, channels]) at any rate -> float32 mono 16 kHz."""
+    if x.ndim == 2:
+        x = x.mean(1)
+    x = x.astype(np.float32)
+    if sr != SR:
+        import torchaudio.functional as F
+
+        x = F.resample(torch.from_numpy(x), sr, SR).numpy()
+    return x

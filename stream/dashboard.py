@@ -1,0 +1,117 @@
+"""The terminal dashboard (rich Live) and the state it shows.
+
+The supervisor loop feeds :class:`DashState`; rich redraws it from its own
+thread at ``refresh_per_second`` (>= 4), so drawing never slows the pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from rich.console import Group
+from rich.layout import Layout
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+STATUS_STYLE = {"ok": "green", "stale": "yellow", "missing": "red"}
+
+
+class DashState:
+    def __init__(self, title: str = "stream assistant") -> None:
+        self.title = title
+        self.lock = threading.Lock()
+        self.current: dict[str, Any] = {}
+        self.timeline: deque[dict] = deque(maxlen=12)
+        self.partial = ""
+        self.final = ""
+        self.typed = ""
+        self.health: dict[str, dict] = {}
+        self.events: deque[str] = deque(maxlen=4)
+
+    def prediction(self, p: dict) -> None:
+        with self.lock:
+            self.current = p
+            last = self.timeline[-1] if self.timeline else None
+            if last is None or last["intent"] != p["intent"] or p.get("event"):
+                self.timeline.append(p)
+
+    def transcript(self, text: str, final: bool) -> None:
+        with self.lock:
+            if final:
+                self.final, self.partial = text, ""
+            else:
+                self.partial = text
+
+    def render(self) -> Layout:
+        with self.lock:
+            p = dict(self.current)
+            timeline = list(self.timeline)
+            health = {k: dict(v) for k, v in self.health.items()}
+            partial, final, typed, events = self.partial, self.final, self.typed, list(self.events)
+        intent = p.get("intent", "…")
+        head = Text()
+        head.append(f"{intent}", style="bold magenta" if intent not in ("none", "…") else "bold")
+        head.append(f"   confidence {p.get('confidence', 0):.2f}")
+        addressed = p.get("addressed", 0.0)
+        head.append("   addressed ")
+        head.append(f"{addressed:.2f}", style="green" if addressed >= 0.5 else "dim")
+        head.append(f"   t={p.get('t', 0):.1f}s")
+        mods = Text("modalities: ")
+        for m, s in p.get("modalities", {}).items():
+            mods.append(f"{m} ", style=STATUS_STYLE.get(s, ""))
+            mods.append(f"({s})  ", style="dim")
+        contrib = p.get("contributions", {})
+        if contrib:
+            mods.append("  contribution " + " ".join(f"{k} {v:.0%}" for k, v in contrib.items()),
+                        style="dim")
+        talk = Text()
+        talk.append("heard: ", style="dim")
+        talk.append(final or "—", style="bold")
+        if partial:
+            talk.append(f"   …{partial}", style="italic yellow")
+        if typed:
+            talk.append("   typed: ", style="dim")
+            talk.append(typed)
+        now = Panel(Group(head, mods, talk), title=self.title, border_style="cyan")
+
+        tl = Table(expand=True, box=None, header_style="bold")
+        for c in ("t (s)", "intent", "conf", "addr", "text"):
+            tl.add_column(c)
+        for q in reversed(timeline):
+            tl.add_row(f"{q['t']:.1f}", q["intent"], f"{q['confidence']:.2f}",
+                       f"{q['addressed']:.2f}", (q.get("text") or "")[:40])
+
+        hl = Table(expand=True, box=None, header_style="bold")
+        for c in ("worker", "rate", "encode ms", "drops/late", "restarts", "note"):
+            hl.add_column(c)
+        fusion = health.get("fusion", {})
+        for name in ("video", "audio", "asr", "text", "fusion"):
+            h = health.get(name)
+            if h is None:
+                continue
+            g, st = h.get("gauges", {}), h.get("stats", {})
+            rate = f"{g['fps']} fps" if "fps" in g else ""
+            enc = g.get("encode_ms", g.get("decode_ms", ""))
+            drops = sum(v for k, v in st.items() if any(
+                w in k for w in ("drop", "late", "gap", "overflow", "invalid", "out_of_order")))
+            note = g.get("error", "")
+            if name == "fusion":
+                note = f"latency p50 {g.get('latency_p50_ms', '–')} ms  p95 {g.get('latency_p95_ms', '–')} ms"
+            tl_style = "red" if g.get("error") else ""
+            hl.add_row(name, rate, str(enc), str(drops), str(h.get("restarts", 0)),
+                       Text(str(note), style=tl_style))
+        foot = Text("\n".join(events), style="yellow") if events else Text(
+            "type a line + Enter to send text · Ctrl-C quits", style="dim")
+        late = {k: v for k, v in fusion.get("stats", {}).items() if v}
+        if late:
+            foot.append("\nfusion counts: " + ", ".join(f"{k}={v}" for k, v in sorted(late.items())),
+                        style="dim")
+
+        layout = Layout()
+        layout.split_column(Layout(now, size=6),
+                            Layout(Panel(tl, title="recent predictions"), ratio=2),
+                            Layout(Panel(Group(hl, foot), title="health"), ratio=2))
+        return layout

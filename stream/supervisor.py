@@ -1,0 +1,239 @@
+"""Starts, watches and stops the worker processes; collects what they publish.
+
+One OS process per worker (``python -m workers.NAME SPEC``). The supervisor
+waits until every worker has heard all its inputs (heartbeats through the
+real sockets), then broadcasts ``start`` with the session's time origin, so
+nothing is lost to a slow joiner. A worker that exits or falls silent is
+restarted with backoff; a worker that fails while starting ends the run with
+its own one-line error. ``stop`` ends everything within a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from .clock import now_ns
+from .config import Config
+from .message import Message
+from .runtime import Spec
+from .transport import Publisher, Subscriber
+
+REPO = Path(__file__).resolve().parent.parent
+
+# worker -> the workers it listens to
+GRAPH = {"video": [], "audio": [], "asr": ["audio"], "text": ["asr"],
+         "fusion": ["video", "audio", "text"]}
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+    started_at: float
+    restarts: int = 0
+    last_hb: float = field(default_factory=time.monotonic)
+    hb: dict[str, Any] = field(default_factory=dict)
+    next_restart: float = 0.0
+
+
+def last_line(path: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+class Supervisor:
+    def __init__(self, cfg: Config, options: dict[str, Any],
+                 on_prediction: Callable[[dict], None] | None = None,
+                 on_transcript: Callable[[Message], None] | None = None) -> None:
+        self.cfg = cfg
+        self.options = options
+        self.on_prediction = on_prediction or (lambda p: None)
+        self.on_transcript = on_transcript or (lambda m: None)
+        # Which workers this run needs.
+        names = ["fusion", "text"]
+        if options.get("video", "none") != "none":
+            names.append("video")
+        if options.get("audio", "none") != "none":
+            names += ["audio"] + (["asr"] if cfg.asr.enabled else [])
+        self.names = [n for n in GRAPH if n in names]
+        self.streams = [s for s in ("video", "audio", "text") if s in self.names]
+        host = cfg.net.host
+        port = (lambda i: cfg.net.base_port + i) if cfg.net.base_port else (lambda i: free_port(host))
+        self.endpoints = {n: f"tcp://{host}:{port(i)}" for i, n in enumerate(self.names)}
+        self.endpoints["control"] = f"tcp://{host}:{port(len(self.names))}"
+        self.endpoints["say"] = f"tcp://{host}:{cfg.net.say_port}"
+        self.ctx = zmq.Context.instance()
+        self.logdir = Path(tempfile.mkdtemp(prefix="stream-logs-"))
+        self.procs: dict[str, Proc] = {}
+        self.control: Publisher | None = None
+        self.sub: Subscriber | None = None
+        self.origin_ns: int | None = None
+        self.finished = False
+        self.health: dict[str, dict[str, Any]] = {}
+        self.events: list[str] = []  # restarts and errors, for the dashboard
+
+    # -- processes ---------------------------------------------------------
+    def _spec(self, name: str) -> Spec:
+        opts = dict(self.options)
+        opts["streams"] = self.streams
+        opts["asr"] = "asr" in self.names
+        return Spec(name, self.cfg.to_dict(), self.endpoints, opts)
+
+    def _spawn(self, name: str, restarts: int = 0) -> None:
+        log = self.logdir / f"{name}.log"
+        f = open(log, "ab")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        popen = subprocess.Popen([sys.executable, "-m", f"workers.{name}", self._spec(name).dumps()],
+                                 cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
+        f.close()
+        self.procs[name] = Proc(name, popen, log, time.monotonic(), restarts)
+
+    def start(self, timeout_s: float = 180.0) -> int:
+        """Spawn everything and hand out the time origin; returns origin_ns."""
+        self.control = Publisher(self.ctx, self.endpoints["control"])
+        self.sub = Subscriber(self.ctx, [self.endpoints[n] for n in self.names],
+                              ["hb", "pred", "asr"], hwm=0)
+        for n in self.names:
+            self._spawn(n)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._pump(0.05)
+            self._check_startup()
+            if all(self._ready(n) for n in self.names):
+                break
+            if time.monotonic() > deadline:
+                slow = [n for n in self.names if not self._ready(n)]
+                raise StartupError(f"workers did not come up in {timeout_s:.0f} s: {', '.join(slow)}"
+                                   f" (logs in {self.logdir})")
+        self.origin_ns = now_ns() + 50_000_000
+        while not all(self.procs[n].hb.get("started") for n in self.names):
+            self._send("start", origin_ns=self.origin_ns)
+            self._pump(0.05)
+            self._check_startup()
+        return self.origin_ns
+
+    def _ready(self, name: str) -> bool:
+        hb = self.procs[name].hb
+        want = {i for i in GRAPH[name] if i in self.names}
+        return bool(hb) and want <= set(hb.get("inputs", []))
+
+    def _check_startup(self) -> None:
+        for p in self.procs.values():
+            if p.popen.poll() is not None:
+                why = last_line(p.log) or f"exited with code {p.popen.returncode}"
+                raise StartupError(why if why.startswith(f"{p.name}:") else f"{p.name}: {why}")
+
+    def _send(self, cmd: str, to: str = "*", **kw: Any) -> None:
+        assert self.control is not None
+        self.control.send(Message("control", 0, 0, 0, 0, meta={"cmd": cmd, "to": to, **kw},
+                                  topic="ctl"))
+
+    # -- running -----------------------------------------------------------
+    def _pump(self, timeout_s: float) -> None:
+        assert self.sub is not None
+        end = time.monotonic() + timeout_s
+        while True:
+            left = int(max(0.0, end - time.monotonic()) * 1000)
+            m = self.sub.recv(left)
+            if m is None:
+                return
+            if m.topic == "hb" and m.stream in self.procs:
+                p = self.procs[m.stream]
+                p.last_hb, p.hb = time.monotonic(), m.meta
+                self.health[m.stream] = {**m.meta, "restarts": p.restarts}
+            elif m.topic == "pred":
+                if m.meta.get("eos"):
+                    self.finished = True
+                else:
+                    self.on_prediction(m.meta)
+            elif m.topic == "asr":
+                self.on_transcript(m)
+
+    def poll(self, timeout_s: float = 0.05) -> None:
+        """Receive for a while, then restart whatever died or went silent."""
+        self._pump(timeout_s)
+        now = time.monotonic()
+        for name, p in list(self.procs.items()):
+            dead = p.popen.poll() is not None
+            silent = now - p.last_hb > self.cfg.run.silent_restart_s
+            if not (dead or silent):
+                if p.hb.get("started") is False and self.origin_ns is not None:
+                    self._send("start", to=name, origin_ns=self.origin_ns)
+                continue
+            if p.next_restart == 0.0:
+                why = (last_line(p.log) or f"exit code {p.popen.returncode}") if dead else \
+                    f"silent for {self.cfg.run.silent_restart_s:.0f} s"
+                self.events.append(f"{name}: {why}; restarting")
+                if not dead:
+                    p.popen.kill()
+                p.next_restart = now + min(2 ** p.restarts, 10)
+            elif now >= p.next_restart:
+                p.popen.wait()
+                self._spawn(name, p.restarts + 1)
+
+    def end(self) -> None:
+        """Sources stop and send end-of-stream; fusion drains its windows."""
+        self._send("end")
+
+    def send_text(self, text: str) -> None:
+        send_say(self.endpoints["say"], text)
+
+    def stop(self, grace_s: float = 2.0) -> None:
+        if self.control is not None:
+            self._send("stop")
+        for p in self.procs.values():
+            if p.popen.poll() is None:
+                p.popen.terminate()
+        deadline = time.monotonic() + grace_s
+        for p in self.procs.values():
+            try:
+                p.popen.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.popen.kill()
+                p.popen.wait()
+        for s in (self.sub, self.control):
+            if s is not None:
+                s.close()
+
+
+def send_say(endpoint: str, text: str, timeout_ms: int = 1000) -> bool:
+    """Push one typed line to a running assistant's text worker."""
+    ctx = zmq.Context.instance()
+    s = ctx.socket(zmq.PUSH)
+    s.linger = timeout_ms
+    s.sndtimeo = timeout_ms
+    s.immediate = True  # fail instead of queueing when nobody listens
+    s.connect(endpoint)
+    try:
+        s.send(json.dumps({"text": text, "t_ns": now_ns()}).encode())
+        return True
+    except zmq.Again:
+        return False
+    finally:
+        s.close()

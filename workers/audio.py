@@ -1,0 +1,67 @@
+"""Audio worker: microphone / file / synthetic -> log-mel, VAD probability, embedding.
+
+Audio is lossless: chunks are never dropped here; a microphone that
+outpaces us overflows its bounded queue, which is counted and reported.
+Each message carries the raw chunk too, for the ASR worker.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from stream.align import EOS
+from stream.audio import SR, AudioEncoder
+from stream.clock import now_ns
+from stream.devices import DeviceError, MicSource, open_audio
+from stream.runtime import Runtime, Spec, worker_main
+
+
+def run(spec: Spec) -> None:
+    rt = Runtime(spec, inputs=[], topics=[])
+    cfg, opt = rt.cfg, spec.options
+    torch.set_num_threads(cfg.run.torch_threads)
+    enc = AudioEncoder(cfg.audio.n_mels)
+    if not rt.wait_start():
+        return
+    src = open_audio(opt["audio"], cfg.audio, rt.origin_ns, cfg.run.speed or None,
+                     opt.get("start_s", 0.0), opt.get("end_s"))
+    src.connect()
+    while not rt.stop.is_set():
+        rt.tick()
+        if rt.ended:
+            break
+        try:
+            item = src.read()
+        except DeviceError as e:
+            rt.gauges["error"] = str(e)
+            rt.stats["device_lost"] += 1
+            break
+        if item is None:
+            break
+        chunk, t = item
+        cap_ns = now_ns()
+        t_end = t + int(len(chunk) * 1e9 / SR)
+        enc0 = now_ns()
+        logmel, emb, vad = enc(chunk)
+        enc1 = now_ns()
+        if isinstance(src, MicSource):
+            rt.stats["overflow"] = src.overflows
+        rt.publish("audio", t, t_end, [chunk, logmel, emb],
+                   meta={"vad": round(vad, 4), "parts": ["pcm", "logmel", "embedding"]},
+                   stages={"capture": cap_ns, "encode_start": enc0, "encode_end": enc1},
+                   watermark=t_end)
+        rt.gauges["encode_ms"] = round((enc1 - enc0) / 1e6, 2)
+        rt.gauges["vad"] = round(vad, 2)
+    rt.ended = True
+    rt.publish("wm", EOS, EOS, watermark=EOS)
+    src.disconnect()
+    while not rt.stop.is_set():
+        rt.tick()
+        time.sleep(0.05)
+    rt.close()
+
+
+if __name__ == "__main__":
+    worker_main(run)

@@ -1,0 +1,90 @@
+"""Video worker: camera / file / synthetic frames -> face cues + MobileNetV2 embedding.
+
+Live capture keeps only the newest frame (drops counted); replay reads
+every frame, so results do not depend on speed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from stream import models
+from stream.align import EOS
+from stream.clock import now_ns
+from stream.devices import LatestFrame, open_video
+from stream.runtime import Runtime, Spec, worker_main
+from stream.vision import FaceCues, ImageEmbedder
+
+
+def run(spec: Spec) -> None:
+    rt = Runtime(spec, inputs=[], topics=[])
+    cfg, opt = rt.cfg, spec.options
+    torch.set_num_threads(cfg.run.torch_threads)
+    device = models.torch_device(cfg.run.device)
+    cues = FaceCues(cfg.video.face_detector, cfg.video.face_threshold,
+                    cfg.video.facing_max_yaw, cfg.video.mouth_landmarks)
+    embed = ImageEmbedder(device) if cfg.video.embed else None
+    if not rt.wait_start():
+        return
+    speed = cfg.run.speed or None
+    src = open_video(opt["video"], cfg.video, rt.origin_ns, speed, cfg.run.replay,
+                     opt.get("start_s", 0.0), opt.get("end_s"))
+    src.connect()
+    grab = None
+    if not cfg.run.replay:
+        grab = LatestFrame(src)
+        grab.start()
+    n, t_rate = 0, time.monotonic()
+    while not rt.stop.is_set():
+        rt.tick()
+        if rt.ended:
+            break
+        if grab is not None:
+            item = grab.async_read(0.1)
+            rt.stats["dropped"] = grab.dropped
+            if grab.error:
+                rt.gauges["error"] = grab.error
+                rt.stats["device_lost"] += 1
+                break  # fusion marks video missing; the supervisor restarts us
+            if item is None:
+                if grab.ended:
+                    break
+                continue
+        else:
+            item = src.read()
+            if item is None:
+                break
+        frame, t = item
+        cap_ns = now_ns()
+        enc0 = now_ns()
+        c = cues(frame)
+        parts = [c] + ([embed([frame])[0]] if embed is not None else [])
+        enc1 = now_ns()
+        period = int(1e9 / max(src.fps, 1.0))
+        rt.publish("video", t, t + period, parts,
+                   meta={"parts": ["cues", "embedding"][:len(parts)]},
+                   stages={"capture": cap_ns, "encode_start": enc0, "encode_end": enc1},
+                   watermark=t + period)
+        n += 1
+        rt.gauges["encode_ms"] = round((enc1 - enc0) / 1e6, 1)
+        rt.gauges["face"] = bool(c[0])
+        if time.monotonic() - t_rate >= 1.0:
+            rt.gauges["fps"] = round(n / (time.monotonic() - t_rate), 1)
+            n, t_rate = 0, time.monotonic()
+    # End of stream: promise nothing more, then idle until told to stop.
+    rt.ended = True
+    rt.publish("wm", EOS, EOS, watermark=EOS)
+    if grab is not None:
+        grab.close()
+    else:
+        src.disconnect()
+    while not rt.stop.is_set():
+        rt.tick()
+        time.sleep(0.05)
+    rt.close()
+
+
+if __name__ == "__main__":
+    worker_main(run)
