@@ -126,19 +126,21 @@ def _check(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def _fill(obj: Any, data: dict[str, Any], where: str) -> None:
+def _fill(obj: Any, data: dict[str, Any], where: str, prefix: str = "") -> None:
+    """Copy ``data`` onto dataclass ``obj``; errors read "FILE: field a.b ...". """
     hints = typing.get_type_hints(type(obj))
     names = {f.name for f in fields(obj)}
     for key, value in data.items():
+        name = f"{prefix}{key}"
         if key not in names:
-            raise ConfigError(f"{where}: unknown field {key!r} (known: {', '.join(sorted(names))})")
+            raise ConfigError(f"{where}: unknown field {name!r} (known: {', '.join(sorted(names))})")
         current = getattr(obj, key)
         if is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}.{key}: expected a table")
-            _fill(current, value, f"{where}.{key}")
+                raise ConfigError(f"{where}: field {name!r} must be a table")
+            _fill(current, value, where, f"{name}.")
         else:
-            setattr(obj, key, _check(value, hints[key], f"{where}.{key}"))
+            setattr(obj, key, _check(value, hints[key], f"{where}: field {name!r}"))
 
 
 def from_dict(data: dict[str, Any], where: str = "config") -> Config:
@@ -170,7 +172,7 @@ def load(name_or_path: str | None = None, overrides: dict[str, Any] | None = Non
 
 def validate(cfg: Config, where: str) -> None:
     def bad(field_name: str, why: str) -> None:
-        raise ConfigError(f"{where}: {field_name} {why}")
+        raise ConfigError(f"{where}: field {field_name!r} {why}")
 
     if cfg.video.fps <= 0:
         bad("video.fps", "must be positive")

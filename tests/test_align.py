@@ -1,0 +1,139 @@
+"""Alignment on synthetic timelines: no processes, explicit clocks."""
+
+import numpy as np
+
+from stream.align import EOS, Aligner
+from stream.message import Message
+
+MS = 1_000_000
+S = 1000 * MS
+
+
+def msg(stream, t0, t1, wm=None, **meta):
+    return Message(stream, 0, t0, t1, t1 if wm is None else wm, [np.zeros(1, np.float32)], meta,
+                   {"capture": t1})
+
+
+def make(deadline=None, required=("video", "audio", "text")):
+    return Aligner(["video", "audio", "text"], list(required), window_ns=2 * S, hop_ns=200 * MS,
+                   origin_ns=0, deadline_ns=deadline, stale_ns=500 * MS)
+
+
+def feed_video_audio(a, until_ms, now=0):
+    for t in range(0, until_ms, 100):
+        a.add(msg("video", t * MS, (t + 100) * MS), now=now)
+        a.add(msg("audio", t * MS, (t + 100) * MS), now=now)
+
+
+def test_replay_closes_only_on_watermarks():
+    a = make(deadline=None)
+    feed_video_audio(a, 1000)
+    # Text has said nothing: no window may close, however late the wall clock is.
+    assert a.poll(10**15) == []
+    a.advance("text", 1000 * MS)
+    ws = a.poll(10**15)
+    assert [w.end_ns for w in ws] == [200 * MS, 400 * MS, 600 * MS, 800 * MS, 1000 * MS]
+    assert all(w.status == {"video": "ok", "audio": "ok", "text": "ok"} for w in ws)
+    # Window content is exactly the overlapping items.
+    assert len(ws[-1].items["video"]) == 10
+
+
+def test_out_of_order_message_is_counted_and_dropped():
+    a = make()
+    a.add(msg("video", 500 * MS, 600 * MS))
+    assert not a.add(msg("video", 100 * MS, 200 * MS))
+    assert a.counts["video.out_of_order"] == 1
+
+
+def test_late_message_is_counted_but_kept_for_later_windows():
+    a = make(deadline=300 * MS)
+    feed_video_audio(a, 1000, now=0)
+    for t in range(1000, 1600, 100):  # video goes quiet at 1.0 s
+        a.add(msg("audio", t * MS, (t + 100) * MS), now=0)
+    a.advance("text", 1600 * MS, now=0)
+    a.poll(now_ns=1700 * MS)  # the deadline closes windows up to 1.4 s without video
+    assert a.last_closed == 1400 * MS
+    assert a.add(msg("video", 1000 * MS, 1100 * MS), now=0)
+    assert a.counts["video.late"] == 1
+    a.add(msg("video", 1100 * MS, 1600 * MS), now=0)
+    ws = a.poll(now_ns=1700 * MS)
+    assert any(it.t_start == 1000 * MS for it in ws[-1].items["video"])
+
+
+def test_deadline_marks_a_silent_stream_missing_not_zero_filled():
+    a = make(deadline=300 * MS)
+    feed_video_audio(a, 1000, now=0)  # text never speaks
+    ws = a.poll(now_ns=600 * MS)  # 0.2 and 0.3 past their deadline? only 0.2 (ends 200, +300=500)
+    assert [w.end_ns for w in ws] == [200 * MS]
+    assert ws[0].status["text"] == "missing"
+    assert ws[0].items["text"] == []
+    assert a.counts["text.missing_windows"] == 1
+
+
+def test_lagging_but_alive_stream_is_stale():
+    a = make(deadline=300 * MS)
+    feed_video_audio(a, 1000, now=900 * MS)
+    a.advance("text", 100 * MS, now=900 * MS)  # heard recently, but behind
+    ws = a.poll(now_ns=1000 * MS)
+    assert ws and ws[-1].status["text"] == "stale"
+
+
+def test_event_window_answers_a_text_at_once():
+    a = make(deadline=300 * MS)
+    feed_video_audio(a, 1000, now=0)
+    a.add(msg("text", 950 * MS, 950 * MS, wm=950 * MS, text="hi"), now=0)
+    a.trigger(950 * MS, now_ns=1000 * MS)
+    ws = a.poll(now_ns=1000 * MS)
+    ev = [w for w in ws if w.event]
+    assert len(ev) == 1 and ev[0].end_ns == 950 * MS
+    assert ev[0].items["text"][0].meta["text"] == "hi"
+    # Windows come out in time order.
+    assert [w.end_ns for w in ws] == sorted(w.end_ns for w in ws)
+
+
+def test_text_stays_in_windows_until_it_is_older_than_the_window():
+    a = make()
+    feed_video_audio(a, 4000)
+    a.add(msg("text", 900 * MS, 1000 * MS, wm=1000 * MS))
+    a.advance("text", 4000 * MS)
+    ws = a.poll(10**15)
+    with_text = [w.end_ns for w in ws if w.items["text"]]
+    assert with_text[0] == 1000 * MS and with_text[-1] == 2800 * MS
+
+
+def test_end_of_stream_drains_everything():
+    a = make()
+    feed_video_audio(a, 1000)
+    for s in ("video", "audio", "text"):
+        a.advance(s, EOS)
+    ws = a.poll(0)
+    assert ws[-1].end_ns == 1200 * MS  # up to the last data plus one hop
+    assert not a.pending and a.ended
+
+
+def test_same_input_any_arrival_timing_gives_same_windows():
+    """Replay determinism: interleave the streams differently, get the same windows."""
+    def run(order_seed):
+        a = make()
+        rng = np.random.default_rng(order_seed)
+        items = [("video", t) for t in range(0, 3000, 66)] + [("audio", t) for t in range(0, 3000, 96)]
+        by_stream = {"video": [], "audio": []}
+        for s, t in items:
+            by_stream[s].append(t)
+        out = []
+        iv, ia = 0, 0
+        while iv < len(by_stream["video"]) or ia < len(by_stream["audio"]):
+            pick_v = ia >= len(by_stream["audio"]) or (iv < len(by_stream["video"]) and rng.random() < 0.5)
+            if pick_v:
+                t = by_stream["video"][iv]
+                a.add(msg("video", t * MS, (t + 66) * MS))
+                iv += 1
+            else:
+                t = by_stream["audio"][ia]
+                a.add(msg("audio", t * MS, (t + 96) * MS))
+                ia += 1
+            a.advance("text", min(a.wm["video"], a.wm["audio"]))
+            out += a.poll(int(rng.integers(0, 10**12)))
+        return [(w.end_ns, [(s, len(v)) for s, v in sorted(w.items.items())]) for w in out]
+
+    assert run(1) == run(2) == run(3)

@@ -1,0 +1,121 @@
+"""The real thing: launch.py starts the worker processes on real media files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stream.supervisor import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def launch(*args, timeout=180):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def live_config(tmp_path) -> str:
+    """A config with a free `say` port, so tests never collide with a running assistant."""
+    p = tmp_path / "test.toml"
+    p.write_text(f"[net]\nsay_port = {free_port()}\n")
+    return str(p)
+
+
+def predictions(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def test_spoken_command_over_face_video_gives_intent_addressed(media, tmp_path):
+    r = launch("live", "--config", live_config(tmp_path), "--video", str(media["face"]),
+               "--audio", str(media["wav"]), "--headless")
+    assert r.returncode == 0, r.stderr[-2000:]
+    preds = predictions(r.stdout)
+    assert len(preds) >= 15  # ~4 s of 200 ms windows
+    for key in ("t", "intent", "confidence", "addressed", "modalities", "latency_ms"):
+        assert key in preds[0]
+    fired = [p for p in preds if p["intent"] == "HassTurnOn"]
+    assert fired, [p["text"] for p in preds]
+    assert all(p["addressed"] >= 0.5 for p in fired)
+    assert fired[0]["t"] >= media["speech_end"] - 0.3  # not before it was said
+    assert not [p for p in preds if p["intent"] not in ("none", "HassTurnOn")]
+
+
+def test_same_speech_with_nobody_in_view_gives_none(media, tmp_path):
+    r = launch("live", "--config", live_config(tmp_path), "--video", str(media["noface"]),
+               "--audio", str(media["wav"]), "--headless")
+    assert r.returncode == 0, r.stderr[-2000:]
+    preds = predictions(r.stdout)
+    heard = [p for p in preds if "kitchen" in p.get("text", "")]
+    assert heard, "the speech was transcribed"
+    assert all(p["intent"] == "none" for p in preds)
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.add(int(d.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_ends_everything_within_3s(tmp_path, sig):
+    p = subprocess.Popen([sys.executable, "launch.py", "live", "--config", live_config(tmp_path),
+                          "--video", "synthetic", "--audio", "synthetic", "--headless"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()  # the first prediction: everything is running
+    assert line.startswith("{"), p.stderr.read()[-2000:]
+    workers = _children(p.pid)
+    assert len(workers) == 5
+    t0 = time.monotonic()
+    p.send_signal(sig)
+    p.wait(10)
+    took = time.monotonic() - t0
+    time.sleep(0.2)
+    assert not [w for w in workers if _alive(w)]
+    assert took < 3.0, took
+
+
+def test_a_killed_worker_is_restarted_and_predictions_go_on(tmp_path):
+    p = subprocess.Popen([sys.executable, "launch.py", "live", "--config", live_config(tmp_path),
+                          "--video", "synthetic", "--audio", "synthetic", "--headless"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("{")
+        before = _children(p.pid)
+        video = [w for w in before if b"workers.video" in Path(f"/proc/{w}/cmdline").read_bytes()]
+        os.kill(video[0], signal.SIGKILL)
+        # Predictions continue while video is gone, with video marked missing...
+        seen_missing, seen_back = False, False
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (seen_missing and seen_back):
+            pred = json.loads(p.stdout.readline())
+            if pred["modalities"]["video"] == "missing":
+                seen_missing = True
+            elif seen_missing and pred["modalities"]["video"] == "ok":
+                seen_back = True  # ...and come back once the supervisor restarted it
+        assert seen_missing and seen_back
+        assert len(_children(p.pid)) == 5
+    finally:
+        p.terminate()
+        p.wait(10)
