@@ -47,7 +47,7 @@ class StreamingAsr:
         self.silence_ms = 0.0
         self.speech_ms = 0.0
         self.last_partial_ms = 0.0
-        self.out: list[Transcript] = []
+        self.spec: Transcript | None = None  # final decoded early, at the first pause
 
     @property
     def watermark(self) -> int:
@@ -72,6 +72,7 @@ class StreamingAsr:
                 self.speech_ms += dur_ms
                 self.silence_ms = 0.0
                 self.speech_end_ns = t_end_ns
+                self.spec = None  # they went on talking: the early final is void
             else:
                 self.silence_ms += dur_ms
         self.audio_wm = t_end_ns
@@ -90,6 +91,12 @@ class StreamingAsr:
                                   self.start_ns + int(w.end * 1e9)))
         return Transcript(text, final, self.start_ns, self.speech_end_ns, words)
 
+    def _final(self) -> Transcript:
+        audio = np.concatenate(self.chunks)
+        # Keep 200 ms after the last speech; drop the rest of the silence.
+        keep = int((self.speech_end_ns - self.start_ns) / 1e9 * SR + 0.2 * SR)
+        return self._transcribe(audio[:keep], final=True)
+
     def process_iter(self) -> list[Transcript]:
         out: list[Transcript] = []
         if self.start_ns is None:
@@ -97,15 +104,19 @@ class StreamingAsr:
         total_ms = sum(len(c) for c in self.chunks) * 1000 / SR
         ended = self.silence_ms >= self.cfg.min_silence_ms
         too_long = total_ms >= self.cfg.max_utterance_s * 1000
+        long_enough = self.speech_ms >= self.cfg.min_speech_ms
         if ended or too_long:
-            if self.speech_ms >= self.cfg.min_speech_ms:
-                audio = np.concatenate(self.chunks)
-                # Keep 200 ms after the last speech; drop the rest of the silence.
-                keep = int((self.speech_end_ns - self.start_ns) / 1e9 * SR + 0.2 * SR)
-                t = self._transcribe(audio[:keep], final=True)
+            if long_enough:
+                t = self.spec or self._final()
                 if t.text:
                     out.append(t)
             self._reset()
+            return out
+        if self.silence_ms > 0:
+            # A pause: decode the final now, while we wait to see if it is the end of the
+            # turn; this takes Whisper's time off the end-of-speech -> intent path.
+            if self.spec is None and long_enough:
+                self.spec = self._final()
             return out
         if total_ms - self.last_partial_ms >= self.cfg.partial_every_ms:
             self.last_partial_ms = total_ms

@@ -190,7 +190,7 @@ class LatestFrame:
     def __init__(self, source: VideoSource) -> None:
         self.source = source
         self.cond = threading.Condition()
-        self.item: tuple[np.ndarray, int] | None = None
+        self.item: tuple[np.ndarray, int, int] | None = None  # frame, event t, grabbed at
         self.dropped = 0
         self.captured = 0
         self.ended = False
@@ -217,12 +217,13 @@ class LatestFrame:
                     return
                 if self.item is not None:
                     self.dropped += 1
-                self.item = item
+                self.item = (*item, now_ns())
                 self.captured += 1
                 self.cond.notify_all()
 
-    def async_read(self, timeout: float = 0.2) -> tuple[np.ndarray, int] | None:
-        """The newest frame not yet taken, waiting up to ``timeout``; None if none."""
+    def async_read(self, timeout: float = 0.2) -> tuple[np.ndarray, int, int] | None:
+        """The newest frame not yet taken, as (frame, event time, time grabbed),
+        waiting up to ``timeout``; None if none."""
         with self.cond:
             if self.item is None and not self.ended and self.error is None:
                 self.cond.wait(timeout)

@@ -52,12 +52,12 @@ def run(spec: Spec) -> None:
                 if grab.ended:
                     break
                 continue
+            frame, t, cap_ns = item
         else:
             item = src.read()
             if item is None:
                 break
-        frame, t = item
-        cap_ns = now_ns()
+            (frame, t), cap_ns = item, now_ns()
         enc0 = now_ns()
         c = cues(frame)
         parts = [c] + ([embed([frame])[0]] if embed is not None else [])
