@@ -72,12 +72,23 @@ def load_config(args, **overrides):
 
 
 # -- running the pipeline --------------------------------------------------------
-def run_pipeline(cfg, options: dict, headless: bool, predictions: str | None,
-                 title: str, interactive: bool = False) -> int:
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def run_pipeline(cfg, options: dict, *, headless: bool = False, predictions: str | None = None,
+                 title: str = "live", interactive: bool = False, record: str | None = None,
+                 quiet: bool = False, collect: list | None = None) -> int:
+    """Start the workers, show or print predictions until the sources end, stop.
+
+    ``record``: write a session there (raw streams, text, predictions, manifest).
+    ``quiet``: no dashboard and no printing (eval); ``collect`` gathers predictions.
+    """
     from rich.console import Console
     from rich.live import Live
 
     from stream.dashboard import DashState
+    from stream.session import JsonlWriter, write_manifest
     from stream.supervisor import StartupError, Supervisor
 
     state = DashState(title)
@@ -85,29 +96,42 @@ def run_pipeline(cfg, options: dict, headless: bool, predictions: str | None,
     if predictions:
         Path(predictions).parent.mkdir(parents=True, exist_ok=True)
         out_tmp = open(predictions + ".tmp", "w")
+    rec_dir = Path(record) if record else None
+    rec_preds = None
+    if rec_dir is not None:
+        rec_dir.mkdir(parents=True, exist_ok=True)
+        write_manifest(rec_dir, complete=False, source="record")
+        rec_preds = JsonlWriter(rec_dir / "predictions.jsonl")
+        options = {**options, "record": str(rec_dir)}
 
     def on_pred(p: dict) -> None:
         state.prediction(p)
         line = json.dumps(p)
-        if headless:
+        if headless and not quiet:
             print(line, flush=True)
         if out_tmp:
             out_tmp.write(line + "\n")
+        if rec_preds:
+            rec_preds.add(p)
+        if collect is not None:
+            collect.append(p)
 
     def on_transcript(m) -> None:
         state.transcript(m.meta.get("text", ""), bool(m.meta.get("final")))
 
     sup = Supervisor(cfg, options, on_pred, on_transcript)
-    console = Console(stderr=headless)
+    console = Console(stderr=headless or quiet)
     # SIGTERM ends the run like Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    completed = False
     live = None
+    rc = 0
+    t0 = time.monotonic()
     try:
-        if not headless:
+        if not (headless or quiet):
             console.print(f"[dim]starting workers ({', '.join(sup.names)})…[/dim]")
         sup.start()
-        if not headless:
+        t0 = time.monotonic()
+        if not (headless or quiet):
             live = Live(get_renderable=state.render, console=console, refresh_per_second=5,
                         screen=False, redirect_stderr=False)
             live.start()
@@ -118,8 +142,8 @@ def run_pipeline(cfg, options: dict, headless: bool, predictions: str | None,
                             state.typed = line.strip()
                             sup.send_text(line.strip())
                 threading.Thread(target=typing, daemon=True).start()
-        t0 = time.monotonic()
         ended_at = None
+        last_progress = 0.0
         duration = cfg.run.duration_s
         sources = [n for n in ("video", "audio") if n in sup.names]
         while not sup.finished:
@@ -127,48 +151,212 @@ def run_pipeline(cfg, options: dict, headless: bool, predictions: str | None,
             state.health = sup.health
             for e in sup.events:
                 state.events.append(e)
+                if headless and not quiet:
+                    print(f"warning: {e}", file=sys.stderr, flush=True)
             sup.events.clear()
+            if rec_dir is not None and headless and time.monotonic() - last_progress >= 1.0:
+                last_progress = time.monotonic()
+                drops = sum(v for h in sup.health.values() for k, v in h.get("stats", {}).items()
+                            if "drop" in k or "overflow" in k)
+                print(f"\rrecording {time.monotonic() - t0:6.1f} s  {dir_size(rec_dir) / 1e6:7.2f} MB"
+                      f"  drops {drops}", end="", file=sys.stderr, flush=True)
             if ended_at is None:
                 timeout = duration and time.monotonic() - t0 >= duration
                 sources_done = sources and all(sup.health.get(s, {}).get("ended") for s in sources)
                 if timeout or sources_done:
                     sup.end()
                     ended_at = time.monotonic()
-            elif time.monotonic() - ended_at > 30:
-                console.print("[yellow]fusion did not drain within 30 s; stopping[/yellow]")
-                console.print({k: (v.get('ended'), v.get('stats')) for k, v in sup.health.items()})
+            elif time.monotonic() - ended_at > 60:
+                console.print("[yellow]fusion did not drain within 60 s; stopping[/yellow]")
                 break
-        completed = True
     except StartupError as e:
         if live:
             live.stop()
+            live = None
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        rc = 2
     except KeyboardInterrupt:
-        completed = predictions is None
+        pass
     finally:
         if live:
             live.stop()
         sup.stop()
         if out_tmp:
             out_tmp.close()
-            if completed or True:
-                # What was predicted is complete up to the stop; keep it, atomically.
-                os.replace(predictions + ".tmp", predictions)
+            # Complete up to the stop: keep it, atomically.
+            os.replace(predictions + ".tmp", predictions)
+        if rec_dir is not None:
+            rec_preds.close()
+            if headless:
+                print(file=sys.stderr)
+            finish_recording(rec_dir, time.monotonic() - t0)
+    return rc
+
+
+def finish_recording(root: Path, wall_s: float) -> None:
+    from stream.session import Session, write_manifest
+
+    s = Session(root)
+    streams: dict = {"text": {"events": len(s.text_events())}}
+    if s.frames_index:
+        streams["video"] = {"fps": s.fps, "frames": len(s.frames_index)}
+    if s.chunks_index:
+        streams["audio"] = {"sample_rate": 16000, "samples": sum(c[3] for c in s.chunks_index)}
+    write_manifest(root, complete=True, source="record", duration_s=round(s.duration_s, 3),
+                   streams=streams, wall_s=round(wall_s, 2))
+
+
+def open_session(path: str):
+    from stream.session import Session, SessionError
+
+    try:
+        return Session(path)
+    except SessionError as e:
+        fail(str(e))
+
+
+def replay_options(session, start: float, end: float | None, loop: bool) -> dict:
+    streams = session.streams
+    period = (end or session.duration_s) - start
+    typed = [e for e in session.text_events() if e.get("source") == "typed"
+             and e["t"] >= start and (end is None or e["t"] < end)]
+    return {"video": f"session:{session.root}" if "video" in streams else "none",
+            "audio": f"session:{session.root}" if "audio" in streams else "none",
+            "typed": typed, "start_s": start, "end_s": end,
+            "loop_period_s": period if loop else None}
+
+
+def parse_speed(s: str | None) -> float:
+    if s is None:
+        return 1.0
+    if s == "max":
+        return 0.0
+    try:
+        v = float(s)
+    except ValueError:
+        v = -1
+    if v <= 0:
+        fail(f"--speed: expected a positive number or 'max', got {s!r}")
+    return v
+
+
+def replay_config(args, speed: float, loop: bool):
+    cfg = load_config(args, **{"run.replay": True, "run.speed": speed})
+    cfg.video.loop = cfg.audio.loop = loop
+    return cfg
+
+
+def cmd_replay(args, path: str | None = None, title: str = "replay") -> int:
+    session = open_session(path or args.session)
+    if args.start < 0 or (args.end is not None and args.end <= args.start):
+        fail("--start/--end: need 0 <= start < end")
+    cfg = replay_config(args, parse_speed(args.speed), args.loop)
+    headless = args.headless or not sys.stdout.isatty()
+    return run_pipeline(cfg, replay_options(session, args.start, args.end, args.loop),
+                        headless=headless, predictions=args.predictions, title=title)
+
+
+def cmd_demo(args) -> int:
+    from stream.models import REPO
+
+    demo = REPO / "demo" / "session"
+    if not (demo / "manifest.json").is_file():
+        fail(f"{demo}: the demo session is missing (rebuild it: python scripts/build_demo.py)")
+    return cmd_replay(args, str(demo), title="demo")
+
+
+def cmd_record(args) -> int:
+    out = Path(args.dir)
+    if out.exists() and any(out.iterdir()):
+        fail(f"{out}: already exists and is not empty")
+    cfg = load_config(args, **{"run.duration_s": args.duration})
+    video, audio = args.video or cfg.video.source, args.audio or cfg.audio.source
+    check_video(video)
+    check_audio(audio)
+    return run_pipeline(cfg, {"video": video, "audio": audio}, headless=True, record=str(out),
+                        title="record")
+
+
+def cmd_import(args) -> int:
+    from stream.importer import import_session
+    from stream.intents import names
+    from stream.session import SessionError
+
+    def opt(x: str | None) -> Path | None:
+        return Path(x) if x else None
+
+    try:
+        r = import_session(Path(args.dir), opt(args.video), opt(args.audio), opt(args.text),
+                           opt(args.labels), names())
+    except SessionError as e:
+        fail(str(e))
+    print(f"imported {args.dir}: {r['duration_s']:.2f} s, streams {', '.join(r['streams'])}, "
+          f"{r['labels']} labelled spans")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from stream import evaluate, plots
+
+    sessions = [open_session(p) for p in args.sessions]
+    for s in sessions:
+        if not (s.root / "labels.jsonl").is_file():
+            fail(f"{s.root / 'labels.jsonl'}: missing (eval needs labels)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for s in sessions:
+        preds: list[dict] = []
+        cfg = replay_config(args, 0.0, False)
+        rc = run_pipeline(cfg, replay_options(s, 0.0, None, False), quiet=True, collect=preds)
+        if rc:
+            return rc
+        r = evaluate.score(preds, s.labels(), s.duration_s, s.text_events())
+        classes, m = r.pop("_confusion")
+        name = s.root.name
+        plots.timeline(out / f"{name}_timeline.png", name, preds, s.labels(), s.duration_s)
+        plots.confusion_png(out / f"{name}_confusion.png", classes, m, f"{name}: windows")
+        r["session"] = str(s.root)
+        r["pictures"] = [str(out / f"{name}_timeline.png"), str(out / f"{name}_confusion.png")]
+        results.append(r)
+    report = {"sessions": results, "overall": evaluate.overall(results)}
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    t = Table(title=f"eval ({out / 'report.json'})")
+    for c in ("session", "spans", "event acc", "spoken", "typed", "false trig/min", "window F1",
+              "latency p50 s"):
+        t.add_column(c)
+
+    def fmt(v) -> str:
+        return "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+    for r in [*results, {**report["overall"], "session": "overall"}]:
+        t.add_row(Path(r["session"]).name, fmt(r["spans"]), fmt(r["event_accuracy"]),
+                  fmt(r["event_accuracy_spoken"]), fmt(r["event_accuracy_typed"]),
+                  fmt(r["false_triggers_per_min"]), fmt(r["window_macro_f1"]), fmt(r["latency_s_p50"]))
+    Console().print(t)
+    for r in results:
+        print("pictures:", " ".join(r["pictures"]))
     return 0
 
 
 def cmd_live(args) -> int:
-    video = args.video or None
-    audio = args.audio or None
     cfg = load_config(args, **{"run.duration_s": args.duration, "run.speed": args.speed})
-    video = video or cfg.video.source
-    audio = audio or cfg.audio.source
+    video = args.video or cfg.video.source
+    audio = args.audio or cfg.audio.source
     check_video(video)
     check_audio(audio)
+    if args.record and Path(args.record).exists() and any(Path(args.record).iterdir()):
+        fail(f"{args.record}: already exists and is not empty")
     headless = args.headless or not sys.stdout.isatty()
-    return run_pipeline(cfg, {"video": video, "audio": audio}, headless, args.predictions,
-                        "live", interactive=True)
+    return run_pipeline(cfg, {"video": video, "audio": audio}, headless=headless,
+                        predictions=args.predictions, title="live", interactive=True,
+                        record=args.record)
 
 
 def cmd_say(args) -> int:
@@ -243,7 +431,49 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--speed", type=float, help="pace files at X times real time (default 1)")
     sp.add_argument("--headless", action="store_true", help="JSON lines instead of the dashboard")
     sp.add_argument("--predictions", help="also write predictions to OUT.jsonl")
+    sp.add_argument("--record", metavar="DIR", help="also record a session to DIR")
     sp.set_defaults(fn=cmd_live)
+
+    def replay_args(sp):
+        common(sp)
+        sp.add_argument("--speed", help="X times real time, or 'max' (default 1)")
+        sp.add_argument("--loop", action="store_true", help="start again at the end")
+        sp.add_argument("--start", type=float, default=0.0, help="session second to start at")
+        sp.add_argument("--end", type=float, help="session second to stop at")
+        sp.add_argument("--headless", action="store_true", help="JSON lines instead of the dashboard")
+        sp.add_argument("--predictions", help="also write predictions to OUT.jsonl")
+
+    sp = sub.add_parser("replay", help="replay a session through the same workers")
+    sp.add_argument("session")
+    replay_args(sp)
+    sp.set_defaults(fn=cmd_replay)
+
+    sp = sub.add_parser("demo", help="the bundled demo session with the dashboard")
+    replay_args(sp)
+    sp.set_defaults(fn=cmd_demo)
+
+    sp = sub.add_parser("record", help="capture devices to a session on disk")
+    common(sp)
+    sp.add_argument("dir")
+    sp.add_argument("--duration", type=float, help="stop after S seconds")
+    sp.add_argument("--video", help="camera index or name, a file, 'synthetic' or 'none'")
+    sp.add_argument("--audio", help="microphone index or name, a file, 'synthetic' or 'none'")
+    sp.set_defaults(fn=cmd_record)
+
+    sp = sub.add_parser("import", help="build a session from ordinary media files")
+    sp.add_argument("dir")
+    sp.add_argument("--video", help="any video OpenCV reads")
+    sp.add_argument("--audio", help="WAV/FLAC/OGG, any rate")
+    sp.add_argument("--text", help="typed text events, JSONL {t, text}")
+    sp.add_argument("--labels", help="labelled spans, JSONL {start, end, intent}")
+    sp.set_defaults(fn=cmd_import)
+
+    sp = sub.add_parser("eval", help="replay at max speed and score against the labels")
+    common(sp)
+    sp.add_argument("sessions", nargs="+")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--out", default="eval_report", help="where the report and pictures go")
+    sp.set_defaults(fn=cmd_eval)
 
     sp = sub.add_parser("say", help="send typed text to a running assistant")
     common(sp)

@@ -365,11 +365,81 @@ class MicSource(AudioSource):
             self.stream.close()
 
 
+# -- sessions ---------------------------------------------------------------------
+class SessionVideoSource(VideoSource):
+    """A recorded session's frames at their recorded times (lossless, paced, loopable)."""
+
+    def __init__(self, root: str, origin_ns: int, speed: float | None, loop: bool = False,
+                 start_s: float = 0.0, end_s: float | None = None) -> None:
+        from .session import Session
+
+        self.session = Session(root)
+        self.origin_ns, self.loop, self.start_s, self.end_s = origin_ns, loop, start_s, end_s
+        self.pacer = Pacer(speed, origin_ns)
+        self.fps = self.session.fps
+        self.period_s = (end_s or self.session.duration_s) - start_s
+
+    def connect(self) -> None:
+        self.k = 0
+        self.it = self.session.frames(self.start_s, self.end_s)
+
+    def read(self) -> tuple[np.ndarray, int] | None:
+        while True:
+            f = next(self.it, None)
+            if f is not None:
+                break
+            if not self.loop:
+                return None
+            self.k += 1
+            self.it = self.session.frames(self.start_s, self.end_s)
+        rel_ns = int((f.t - self.start_s + self.k * self.period_s) * 1e9)
+        self.pacer.wait(rel_ns)
+        return f.image, self.origin_ns + int(self.start_s * 1e9) + rel_ns
+
+
+class SessionAudioSource(AudioSource):
+    """A session's audio in fixed chunks at the recorded sample times (dropouts kept)."""
+
+    def __init__(self, root: str, chunk: int, origin_ns: int, speed: float | None,
+                 loop: bool = False, start_s: float = 0.0, end_s: float | None = None) -> None:
+        from .session import Session
+
+        self.session = Session(root)
+        self.chunk, self.origin_ns, self.loop = chunk, origin_ns, loop
+        self.start_s, self.end_s = start_s, end_s
+        self.pacer = Pacer(speed, origin_ns)
+        self.period_s = (end_s or self.session.duration_s) - start_s
+
+    def connect(self) -> None:
+        items = []
+        for t0, x in self.session.audio_runs():
+            x = np.pad(x, (0, (-len(x)) % self.chunk))
+            for i in range(0, len(x), self.chunk):
+                t = t0 + i / SR
+                if t >= self.start_s and (self.end_s is None or t < self.end_s):
+                    items.append((t, x[i:i + self.chunk]))
+        self.items = items
+        self.pos, self.k = 0, 0
+
+    def read(self) -> tuple[np.ndarray, int] | None:
+        if self.pos >= len(self.items):
+            if not self.loop or not self.items:
+                return None
+            self.pos, self.k = 0, self.k + 1
+        t, c = self.items[self.pos]
+        self.pos += 1
+        rel_ns = int((t - self.start_s + self.k * self.period_s) * 1e9)
+        self.pacer.wait(rel_ns + int(self.chunk * 1e9 / SR))
+        return c, self.origin_ns + int(self.start_s * 1e9) + rel_ns
+
+
 def open_video(spec: str, cfg, origin_ns: int, speed: float | None, replay: bool,
                start_s: float = 0.0, end_s: float | None = None) -> VideoSource | None:
     """``spec``: none | synthetic | a file path | a camera index or name."""
     if spec == "none":
         return None
+    if spec.startswith("session:"):
+        return SessionVideoSource(spec[8:], origin_ns, speed, cfg.loop, start_s, end_s)
     if spec == "synthetic":
         return SyntheticVideoSource(cfg.width, cfg.height, cfg.fps, origin_ns, speed)
     if os.path.sep in spec or os.path.splitext(spec)[1]:
@@ -382,6 +452,8 @@ def open_audio(spec: str, cfg, origin_ns: int, speed: float | None,
     chunk = SR * cfg.chunk_ms // 1000
     if spec == "none":
         return None
+    if spec.startswith("session:"):
+        return SessionAudioSource(spec[8:], chunk, origin_ns, speed, cfg.loop, start_s, end_s)
     if spec == "synthetic":
         return SyntheticAudioSource(chunk, origin_ns, speed)
     if os.path.sep in spec or os.path.splitext(spec)[1]:

@@ -8,6 +8,7 @@ Each message carries the raw chunk too, for the ASR worker.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import torch
 
@@ -16,6 +17,7 @@ from stream.audio import SR, AudioEncoder
 from stream.clock import now_ns
 from stream.devices import DeviceError, MicSource, open_audio
 from stream.runtime import Runtime, Spec, worker_main
+from stream.session import AudioWriter
 
 
 def run(spec: Spec) -> None:
@@ -28,6 +30,7 @@ def run(spec: Spec) -> None:
     src = open_audio(opt["audio"], cfg.audio, rt.origin_ns, cfg.run.speed or None,
                      opt.get("start_s", 0.0), opt.get("end_s"))
     src.connect()
+    rec = AudioWriter(Path(opt["record"])) if opt.get("record") else None
     while not rt.stop.is_set():
         rt.tick()
         if rt.ended:
@@ -43,6 +46,8 @@ def run(spec: Spec) -> None:
         chunk, t = item
         cap_ns = now_ns()
         t_end = t + int(len(chunk) * 1e9 / SR)
+        if rec is not None:
+            rec.add(chunk, (t - rt.origin_ns) / 1e9)
         enc0 = now_ns()
         logmel, emb, vad = enc(chunk)
         enc1 = now_ns()
@@ -57,6 +62,8 @@ def run(spec: Spec) -> None:
     rt.ended = True
     rt.publish("wm", EOS, EOS, watermark=EOS)
     src.disconnect()
+    if rec is not None:
+        rec.close()
     while not rt.stop.is_set():
         rt.tick()
         time.sleep(0.05)

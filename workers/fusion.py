@@ -45,8 +45,11 @@ def run(spec: Spec) -> None:
     rt.on_heartbeat = lambda m: aligner and aligner.advance(m.stream, m.watermark)
     if not rt.wait_start():
         return
-    aligner = Aligner(streams, f.require, int(f.window_s * 1e9), int(f.hop_s * 1e9),
-                      rt.origin_ns, None if cfg.run.replay else f.deadline_ms * 1_000_000,
+    # Replay: every stream present is required and only watermarks close windows.
+    required = streams if cfg.run.replay else f.require
+    grid0 = rt.origin_ns + int(spec.options.get("start_s", 0.0) * 1e9)
+    aligner = Aligner(streams, required, int(f.window_s * 1e9), int(f.hop_s * 1e9),
+                      grid0, None if cfg.run.replay else f.deadline_ms * 1_000_000,
                       f.stale_ms * 1_000_000)
     lat: list[float] = []
     done = False

@@ -1,14 +1,17 @@
-"""Text worker: typed lines (dashboard, ``launch.py say``, session files) and
+"""Text worker: typed lines (dashboard, ``launch.py say``, a replayed session) and
 final transcripts -> MiniLM sentence embeddings.
 
-Its watermark is the older of the ASR's and the typed input's: in live the
-typed input promises "nothing before now", in replay "nothing before the
-next scripted line".
+Its watermark is the older of the ASR's and the typed input's: live, typed
+input promises "nothing before now"; in replay, "nothing before the next
+scripted line".
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 import zmq
@@ -17,14 +20,25 @@ from stream import models
 from stream.align import EOS
 from stream.clock import Pacer, now_ns
 from stream.runtime import Runtime, Spec, worker_main
+from stream.session import JsonlWriter
 from stream.text import TextEmbedder
 
 TYPED_SLACK_NS = 30_000_000  # a `say` line may take this long to reach us
 
 
+def scripted(events: list[dict], loop_period_s: float | None) -> Iterator[tuple[float, str]]:
+    """Typed events as (session seconds, text), repeated every period when looping."""
+    events = sorted(events, key=lambda e: e["t"])
+    for k in itertools.count() if loop_period_s else [0]:
+        if not events:
+            return
+        for e in events:
+            yield e["t"] + k * (loop_period_s or 0.0), e["text"]
+
+
 def run(spec: Spec) -> None:
-    rt = Runtime(spec, inputs=["asr"] if spec.options.get("asr", True) else [],
-                 topics=["asr", "wm"])
+    opt = spec.options
+    rt = Runtime(spec, inputs=["asr"] if opt.get("asr", True) else [], topics=["asr", "wm"])
     cfg = rt.cfg
     torch.set_num_threads(cfg.run.torch_threads)
     emb = TextEmbedder(models.torch_device(cfg.run.device), cfg.text.max_len)
@@ -34,8 +48,12 @@ def run(spec: Spec) -> None:
     pull.bind(spec.endpoints["say"])
     if not rt.wait_start():
         return
-    scripted = sorted(spec.options.get("typed", []), key=lambda e: e["t"])
+    rec = JsonlWriter(Path(opt["record"]) / "text.jsonl") if opt.get("record") else None
+    script = scripted(opt.get("typed", []), opt.get("loop_period_s"))
+    nxt = next(script, None)
+    replay = "typed" in opt  # a replay scripts typed text: it ends when the script does
     pacer = Pacer(cfg.run.speed or None, rt.origin_ns)
+    start_ns = int(opt.get("start_s", 0.0) * 1e9)
     asr_wm = -1 if rt.sub is not None else EOS
 
     def send(text: str, t0: int, t1: int, source: str, capture: int) -> None:
@@ -46,30 +64,31 @@ def run(spec: Spec) -> None:
                    stages={"capture": capture, "encode_start": enc0, "encode_end": enc1})
         rt.gauges["encode_ms"] = round((enc1 - enc0) / 1e6, 1)
         rt.stats[source] += 1
+        if rec is not None:
+            rec.add({"t": round((t0 - rt.origin_ns) / 1e9, 6), "end": round((t1 - rt.origin_ns) / 1e9, 6),
+                     "text": text, "source": source})
 
     while not rt.stop.is_set():
         rt.tick()
-        # Final transcripts from the ASR.
-        m = rt.recv(10)
+        m = rt.recv(10)  # final transcripts from the ASR
         if m is not None:
             if m.topic == "asr" and m.meta.get("final"):
                 send(m.meta["text"], m.t_start, m.t_end, "asr", m.stages.get("capture", now_ns()))
             asr_wm = max(asr_wm, m.watermark)
-        # Typed lines: scripted (replay) or live.
-        if scripted:
-            while scripted and (cfg.run.speed == 0 or
-                                now_ns() >= pacer.due_ns(int(scripted[0]["t"] * 1e9))):
-                # Never ahead of the ASR: keeps the text stream in time order.
-                t = rt.origin_ns + int(scripted[0]["t"] * 1e9)
-                if t > asr_wm:
-                    break
-                ev = scripted.pop(0)
-                send(ev["text"], t, t, "typed", now_ns())
-            typed_wm = rt.origin_ns + int(scripted[0]["t"] * 1e9) - 1 if scripted else EOS
-        elif spec.options.get("typed_ends") or rt.ended:
+        # Scripted typed lines, when due, and never ahead of the ASR (keeps time order).
+        while nxt is not None:
+            t = rt.origin_ns + int(nxt[0] * 1e9)
+            if t > asr_wm or now_ns() < pacer.due_ns(t - rt.origin_ns - start_ns):
+                break
+            send(nxt[1], t, t, "typed", now_ns())
+            nxt = next(script, None)
+        if nxt is not None:
+            typed_wm = rt.origin_ns + int(nxt[0] * 1e9) - 1
+        elif replay or rt.ended:
             typed_wm = EOS
         else:
             typed_wm = now_ns() - TYPED_SLACK_NS
+        # Live typed lines (dashboard, `say`).
         while pull.poll(0):
             try:
                 ev = json.loads(pull.recv())
@@ -84,6 +103,8 @@ def run(spec: Spec) -> None:
                 send(text, t, t, "typed", now_ns())
         rt.advance(min(asr_wm, typed_wm))
     pull.close()
+    if rec is not None:
+        rec.close()
     rt.close()
 
 

@@ -7,6 +7,7 @@ every frame, so results do not depend on speed.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import torch
 
@@ -15,6 +16,7 @@ from stream.align import EOS
 from stream.clock import now_ns
 from stream.devices import LatestFrame, open_video
 from stream.runtime import Runtime, Spec, worker_main
+from stream.session import VideoWriter
 from stream.vision import FaceCues, ImageEmbedder
 
 
@@ -32,6 +34,7 @@ def run(spec: Spec) -> None:
     src = open_video(opt["video"], cfg.video, rt.origin_ns, speed, cfg.run.replay,
                      opt.get("start_s", 0.0), opt.get("end_s"))
     src.connect()
+    rec = VideoWriter(Path(opt["record"]), src.fps) if opt.get("record") else None
     grab = None
     if not cfg.run.replay:
         grab = LatestFrame(src)
@@ -58,6 +61,8 @@ def run(spec: Spec) -> None:
             if item is None:
                 break
             (frame, t), cap_ns = item, now_ns()
+        if rec is not None:
+            rec.add(frame, (t - rt.origin_ns) / 1e9)
         enc0 = now_ns()
         c = cues(frame)
         parts = [c] + ([embed([frame])[0]] if embed is not None else [])
@@ -80,6 +85,8 @@ def run(spec: Spec) -> None:
         grab.close()
     else:
         src.disconnect()
+    if rec is not None:
+        rec.close()
     while not rt.stop.is_set():
         rt.tick()
         time.sleep(0.05)

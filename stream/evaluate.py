@@ -1,0 +1,126 @@
+"""Scoring predictions against a session's labels (DESIGN.md section 3).
+
+* event accuracy: a labelled span is right when the most frequent non-``none``
+  intent predicted between its start and ``grace_s`` after its end is its label;
+* false triggers per minute: onsets of a non-``none`` intent outside every span
+  (plus the grace);
+* window macro-F1: each grid window's intent against the label at its end;
+* latency: from a span's end to the first right prediction (session seconds,
+  negative if it came before the span ended).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from .intents import NONE
+
+
+def label_at(spans: list[dict], t: float) -> str:
+    for s in spans:
+        if s["start"] <= t < s["end"]:
+            return s["intent"]
+    return NONE
+
+
+def span_kind(span: dict, text_events: list[dict]) -> str:
+    """typed if a typed line falls inside the span, else spoken."""
+    for e in text_events:
+        if e.get("source") == "typed" and span["start"] <= e["t"] <= span["end"]:
+            return "typed"
+    return "spoken"
+
+
+def macro_f1(y_true: list[str], y_pred: list[str]) -> tuple[float, dict[str, float]]:
+    classes = sorted(set(y_true) | set(y_pred))
+    per = {}
+    for c in classes:
+        tp = sum(t == c and p == c for t, p in zip(y_true, y_pred, strict=True))
+        fp = sum(t != c and p == c for t, p in zip(y_true, y_pred, strict=True))
+        fn = sum(t == c and p != c for t, p in zip(y_true, y_pred, strict=True))
+        per[c] = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return (float(np.mean(list(per.values()))) if per else 0.0), per
+
+
+def confusion(y_true: list[str], y_pred: list[str]) -> tuple[list[str], np.ndarray]:
+    classes = sorted(set(y_true) | set(y_pred), key=lambda c: (c != NONE, c))
+    idx = {c: i for i, c in enumerate(classes)}
+    m = np.zeros((len(classes), len(classes)), int)
+    for t, p in zip(y_true, y_pred, strict=True):
+        m[idx[t], idx[p]] += 1
+    return classes, m
+
+
+def score(preds: list[dict], spans: list[dict], duration_s: float,
+          text_events: list[dict] | None = None, grace_s: float = 2.0) -> dict:
+    preds = sorted(preds, key=lambda p: p["t"])
+    text_events = text_events or []
+    events = []
+    for s in spans:
+        if s["intent"] == NONE:
+            continue
+        hits = [p for p in preds if s["start"] <= p["t"] <= s["end"] + grace_s and p["intent"] != NONE]
+        counts = Counter(p["intent"] for p in hits)
+        top = max(counts, key=lambda k: (counts[k], max(p["confidence"] for p in hits if p["intent"] == k)),
+                  default=NONE)
+        right = top == s["intent"]
+        first = next((p["t"] for p in hits if p["intent"] == s["intent"]), None) if right else None
+        events.append({"start": s["start"], "end": s["end"], "intent": s["intent"], "predicted": top,
+                       "right": right, "kind": span_kind(s, text_events),
+                       "latency_s": None if first is None else round(first - s["end"], 3)})
+    # False triggers: onsets of a non-none intent outside every span + grace.
+    false = []
+    prev = NONE
+    for p in preds:
+        if p.get("event"):
+            continue
+        if p["intent"] != NONE and p["intent"] != prev:
+            inside = any(s["start"] <= p["t"] <= s["end"] + grace_s for s in spans)
+            if not inside:
+                false.append({"t": p["t"], "intent": p["intent"]})
+        prev = p["intent"]
+    grid = [p for p in preds if not p.get("event")]
+    y_true = [label_at(spans, p["t"]) for p in grid]
+    y_pred = [p["intent"] for p in grid]
+    f1, per_class = macro_f1(y_true, y_pred)
+    lat = [e["latency_s"] for e in events if e["latency_s"] is not None]
+    out = {
+        "spans": len(events),
+        "event_accuracy": round(float(np.mean([e["right"] for e in events])), 4) if events else None,
+        "false_triggers": len(false),
+        "false_triggers_per_min": round(len(false) / max(duration_s / 60, 1e-9), 3),
+        "window_macro_f1": round(f1, 4),
+        "latency_s_p50": round(float(np.median(lat)), 3) if lat else None,
+        "latency_s_max": round(float(np.max(lat)), 3) if lat else None,
+        "windows": len(grid),
+        "duration_s": round(duration_s, 2),
+        "events": events,
+        "false_trigger_list": false,
+        "per_class_f1": {k: round(v, 4) for k, v in per_class.items()},
+    }
+    for kind in ("spoken", "typed"):
+        ev = [e for e in events if e["kind"] == kind]
+        out[f"event_accuracy_{kind}"] = round(float(np.mean([e["right"] for e in ev])), 4) if ev else None
+    out["_confusion"] = confusion(y_true, y_pred)
+    return out
+
+
+def overall(results: list[dict]) -> dict:
+    """Pool events and windows over sessions."""
+    events = [e for r in results for e in r["events"]]
+    dur = sum(r["duration_s"] for r in results)
+    nfalse = sum(r["false_triggers"] for r in results)
+    lat = [e["latency_s"] for e in events if e["latency_s"] is not None]
+    out = {
+        "sessions": len(results), "spans": len(events), "duration_s": round(dur, 2),
+        "event_accuracy": round(float(np.mean([e["right"] for e in events])), 4) if events else None,
+        "false_triggers_per_min": round(nfalse / max(dur / 60, 1e-9), 3),
+        "window_macro_f1": round(float(np.mean([r["window_macro_f1"] for r in results])), 4),
+        "latency_s_p50": round(float(np.median(lat)), 3) if lat else None,
+    }
+    for kind in ("spoken", "typed"):
+        ev = [e for e in events if e["kind"] == kind]
+        out[f"event_accuracy_{kind}"] = round(float(np.mean([e["right"] for e in ev])), 4) if ev else None
+    return out

@@ -1,0 +1,177 @@
+"""``launch.py import``: build a session from ordinary media files.
+
+Everything is validated before anything is written; the session is built in
+a temporary directory beside the target and renamed into place at the end,
+so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import soundfile as sf
+
+from .audio import to_mono_16k
+from .session import SR, AudioWriter, JsonlWriter, SessionError, VideoWriter, write_manifest
+
+CHUNK = 1536
+
+
+def _jsonl(path: Path) -> list[tuple[int, dict]]:
+    if not path.is_file():
+        raise SessionError(f"{path}: file not found")
+    out = []
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SessionError(f"{path}: unreadable ({e})") from None
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise SessionError(f"{path}:{i}: bad JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise SessionError(f"{path}:{i}: expected a JSON object")
+        out.append((i, obj))
+    return out
+
+
+def _num(obj: dict, key: str, where: str) -> float:
+    v = obj.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise SessionError(f"{where}: field {key!r} must be a number")
+    if v < 0:
+        raise SessionError(f"{where}: field {key!r} must be >= 0")
+    return float(v)
+
+
+def read_text_events(path: Path) -> list[dict]:
+    out = []
+    for i, obj in _jsonl(path):
+        where = f"{path}:{i}"
+        t = _num(obj, "t", where)
+        text = obj.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise SessionError(f"{where}: field 'text' must be a non-empty string")
+        out.append({"t": t, "end": t, "text": text.strip(), "source": "typed"})
+    return out
+
+
+def read_labels(path: Path, known: list[str]) -> list[dict]:
+    spans = []
+    for i, obj in _jsonl(path):
+        where = f"{path}:{i}"
+        start, end = _num(obj, "start", where), _num(obj, "end", where)
+        if end <= start:
+            raise SessionError(f"{where}: span ends ({end}) before it starts ({start})")
+        intent = obj.get("intent")
+        if intent not in known:
+            raise SessionError(f"{where}: unknown intent {intent!r} (known: {', '.join(known)})")
+        spans.append((start, end, intent, i))
+    spans.sort()
+    for (_, e0, _, i0), (s1, _, _, i1) in zip(spans, spans[1:], strict=False):
+        if s1 < e0:
+            raise SessionError(f"{path}:{i1}: span overlaps the span on line {i0}")
+    return [{"start": s, "end": e, "intent": n} for s, e, n, _ in spans]
+
+
+def probe_video(path: Path) -> tuple[float, float, int]:
+    """(duration s, fps, frames) of a readable video, else SessionError."""
+    if not path.is_file():
+        raise SessionError(f"{path}: video file not found")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened() or not cap.read()[0]:
+        raise SessionError(f"{path}: not a readable video")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    return n / fps, fps, n
+
+
+def probe_audio(path: Path) -> float:
+    if not path.is_file():
+        raise SessionError(f"{path}: audio file not found")
+    try:
+        info = sf.info(str(path))
+    except Exception:  # noqa: BLE001 - soundfile raises several types
+        raise SessionError(f"{path}: not a readable audio file (WAV/FLAC/OGG)") from None
+    return info.frames / info.samplerate
+
+
+def import_session(out: Path, video: Path | None, audio: Path | None, text: Path | None,
+                   labels: Path | None, known_intents: list[str]) -> dict:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SessionError(f"{out}: already exists (choose a new directory)")
+    if video is None and audio is None:
+        raise SessionError("import: give --video and/or --audio")
+    # 1. Validate everything.
+    v_dur = probe_video(video)[0] if video else None
+    a_dur = probe_audio(audio) if audio else None
+    events = read_text_events(text) if text else []
+    spans = read_labels(labels, known_intents) if labels else []
+    for name, dur, path in (("video", v_dur, video), ("audio", a_dur, audio)):
+        if dur is not None and spans and spans[-1]["end"] > dur + 0.05:
+            raise SessionError(f"{path}: {name} is {dur:.2f} s, shorter than the labels "
+                               f"(last span ends at {spans[-1]['end']:.2f} s)")
+    duration = max(d for d in (v_dur, a_dur) if d is not None)
+    for e in events:
+        if e["t"] > duration:
+            raise SessionError(f"{text}: event at {e['t']} s is after the media end ({duration:.2f} s)")
+    # 2. Write into a temporary directory, then rename.
+    tmp = out.parent / f".{out.name}.importing"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        write_manifest(tmp, complete=False, source="import")
+        streams: dict = {}
+        if video:
+            cap = cv2.VideoCapture(str(video))
+            fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+            vw = VideoWriter(tmp, fps)
+            n, (h, w) = 0, (0, 0)
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000  # the container's timestamp
+                vw.add(frame, t)
+                n, (h, w) = n + 1, frame.shape[:2]
+            cap.release()
+            vw.close()
+            streams["video"] = {"fps": fps, "frames": n, "width": w, "height": h,
+                                "source": str(video)}
+        if audio:
+            x, sr = sf.read(str(audio), dtype="float32", always_2d=True)
+            x = to_mono_16k(x, sr)
+            aw = AudioWriter(tmp)
+            for i in range(0, len(x), CHUNK):
+                aw.add(x[i:i + CHUNK], i / SR)
+            aw.close()
+            streams["audio"] = {"sample_rate": SR, "samples": len(x), "source_rate": sr,
+                                "source": str(audio)}
+        tw = JsonlWriter(tmp / "text.jsonl")
+        for e in events:
+            tw.add(e)
+        tw.close()
+        streams["text"] = {"events": len(events)}
+        if labels:
+            lw = JsonlWriter(tmp / "labels.jsonl")
+            for s in spans:
+                lw.add(s)
+            lw.close()
+        write_manifest(tmp, complete=True, source="import", duration_s=round(duration, 3),
+                       streams=streams, labels=len(spans))
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"duration_s": duration, "streams": streams, "labels": len(spans)}
+

@@ -1,0 +1,335 @@
+"""Sessions on disk: a directory of standard media plus a manifest.
+
+Layout (version 1)::
+
+    manifest.json         format, version, streams, duration; "complete" once closed
+    video/seg_000000.mp4  ~1 s MPEG-4 segments (playable; video.m3u lists them)
+    video/frames.csv      frame,segment,index,t        t: capture time, s from session start
+    audio/seg_000000.wav  ~1 s 16 kHz mono PCM segments (audio.m3u lists them)
+    audio/chunks.csv      segment,offset,t,n           t of each chunk's first sample
+    text.jsonl            {"t", "end", "text", "source": "typed" | "asr"}
+    labels.jsonl          {"start", "end", "intent"}   (optional)
+    predictions.jsonl     what the assistant predicted (optional)
+
+Crash safety: segments are written whole to a temporary name and renamed, and
+an index row is written only after its segment exists, so a recorder killed
+with ``kill -9`` leaves a readable session that lacks at most the last second.
+Readers use the index files, never directory listings.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import soundfile as sf
+
+FORMAT, VERSION = "stream-session", 1
+SR = 16000
+GAP_S = 0.010  # chunk times further apart than this mark a dropout
+
+
+class SessionError(ValueError):
+    """A session that cannot be read; the message names the file."""
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def write_manifest(root: Path, complete: bool, source: str, **extra) -> None:
+    m = {"format": FORMAT, "version": VERSION, "source": source, "complete": complete,
+         "created": datetime.now(UTC).isoformat(timespec="seconds"), **extra}
+    write_json_atomic(root / "manifest.json", m)
+
+
+class _Writer(threading.Thread):
+    """Writes segments off the capture thread; segment files appear atomically."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True, name="segment-writer")
+        self.q: queue.Queue = queue.Queue()
+        self.start()
+
+    def run(self) -> None:
+        while (job := self.q.get()) is not None:
+            job()
+
+    def close(self) -> None:
+        self.q.put(None)
+        self.join()
+
+
+class VideoWriter:
+    """Appends frames; every ``segment_s`` of frames becomes one MP4 file."""
+
+    def __init__(self, root: Path, fps: float, segment_s: float = 1.0) -> None:
+        self.dir = root / "video"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.fps, self.segment_s = fps, segment_s
+        self.frames: list[tuple[np.ndarray, float]] = []
+        self.seg = 0
+        self.n = 0
+        self.index = open(self.dir / "frames.csv", "a", newline="")
+        if self.index.tell() == 0:
+            self.index.write("frame,segment,index,t\n")
+            self.index.flush()
+        self.writer = _Writer()
+
+    def add(self, frame: np.ndarray, t: float) -> None:
+        if self.frames and t - self.frames[0][1] >= self.segment_s:
+            self.flush()
+        self.frames.append((frame, t))
+
+    def flush(self) -> None:
+        if not self.frames:
+            return
+        frames, seg, first = self.frames, self.seg, self.n
+        self.frames, self.seg, self.n = [], self.seg + 1, self.n + len(frames)
+
+        def job() -> None:
+            name = f"seg_{seg:06d}.mp4"
+            tmp = self.dir / f"seg_{seg:06d}.part.mp4"
+            h, w = frames[0][0].shape[:2]
+            vw = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            for f, _ in frames:
+                vw.write(f)
+            vw.release()
+            os.replace(tmp, self.dir / name)
+            self.index.write("".join(f"{first + i},{seg},{i},{t:.6f}\n"
+                                     for i, (_, t) in enumerate(frames)))
+            self.index.flush()
+            with open(self.dir.parent / "video.m3u", "a") as m3u:
+                m3u.write(f"video/{name}\n")
+        self.writer.q.put(job)
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+        self.index.close()
+
+
+class AudioWriter:
+    """Appends 16 kHz mono chunks with their times; ~1 s WAV segments."""
+
+    def __init__(self, root: Path, segment_s: float = 1.0) -> None:
+        self.dir = root / "audio"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.segment = int(segment_s * SR)
+        self.chunks: list[tuple[np.ndarray, float]] = []
+        self.pending = 0
+        self.seg = 0
+        self.samples = 0
+        self.index = open(self.dir / "chunks.csv", "a", newline="")
+        if self.index.tell() == 0:
+            self.index.write("segment,offset,t,n\n")
+            self.index.flush()
+        self.writer = _Writer()
+
+    def add(self, chunk: np.ndarray, t: float) -> None:
+        self.chunks.append((chunk.astype(np.float32), t))
+        self.pending += len(chunk)
+        if self.pending >= self.segment:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.chunks:
+            return
+        chunks, seg = self.chunks, self.seg
+        self.chunks, self.pending, self.seg = [], 0, self.seg + 1
+        self.samples += sum(len(c) for c, _ in chunks)
+
+        def job() -> None:
+            name = f"seg_{seg:06d}.wav"
+            tmp = self.dir / f"seg_{seg:06d}.part.wav"
+            sf.write(tmp, np.concatenate([c for c, _ in chunks]), SR, subtype="PCM_16")
+            os.replace(tmp, self.dir / name)
+            rows, off = [], 0
+            for c, t in chunks:
+                rows.append(f"{seg},{off},{t:.6f},{len(c)}\n")
+                off += len(c)
+            self.index.write("".join(rows))
+            self.index.flush()
+            with open(self.dir.parent / "audio.m3u", "a") as m3u:
+                m3u.write(f"audio/{name}\n")
+        self.writer.q.put(job)
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+        self.index.close()
+
+
+class JsonlWriter:
+    """One JSON object a line, flushed per line (crash-safe up to the last line)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(path, "a")
+
+    def add(self, obj: dict) -> None:
+        self.f.write(json.dumps(obj) + "\n")
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+# -- reading ------------------------------------------------------------------------
+def read_jsonl(path: Path, tolerate_torn_tail: bool = True) -> list[dict]:
+    """Objects of a JSONL file; a torn last line (crash) is dropped, other bad lines raise."""
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()
+    out = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            if tolerate_torn_tail and i == len(lines):
+                break
+            raise SessionError(f"{path}:{i}: bad JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise SessionError(f"{path}:{i}: expected a JSON object")
+        out.append(obj)
+    return out
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    # A torn last row (crash mid-write) is dropped.
+    if rows and None in rows[-1].values():
+        rows.pop()
+    return rows
+
+
+@dataclass
+class Frame:
+    index: int
+    t: float
+    image: np.ndarray
+
+
+class Session:
+    """Read-only view of a session directory."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        mpath = self.root / "manifest.json"
+        if not self.root.is_dir():
+            raise SessionError(f"{self.root}: no such session directory")
+        if not mpath.is_file():
+            raise SessionError(f"{mpath}: missing (not a session)")
+        try:
+            self.manifest = json.loads(mpath.read_text())
+        except json.JSONDecodeError as e:
+            raise SessionError(f"{mpath}: bad JSON ({e.msg})") from None
+        if self.manifest.get("format") != FORMAT:
+            raise SessionError(f"{mpath}: not a {FORMAT} manifest")
+        if self.manifest.get("version", 0) > VERSION:
+            raise SessionError(f"{mpath}: version {self.manifest['version']} is newer than {VERSION}")
+        self.frames_index = [(int(r["frame"]), int(r["segment"]), int(r["index"]), float(r["t"]))
+                             for r in _csv_rows(self.root / "video" / "frames.csv")]
+        self.chunks_index = [(int(r["segment"]), int(r["offset"]), float(r["t"]), int(r["n"]))
+                             for r in _csv_rows(self.root / "audio" / "chunks.csv")]
+
+    @property
+    def streams(self) -> list[str]:
+        out = []
+        if self.frames_index:
+            out.append("video")
+        if self.chunks_index:
+            out.append("audio")
+        if (self.root / "text.jsonl").is_file():
+            out.append("text")
+        return out
+
+    @property
+    def duration_s(self) -> float:
+        if "duration_s" in self.manifest and self.manifest.get("complete"):
+            return float(self.manifest["duration_s"])
+        ends = [0.0]
+        if self.frames_index:
+            ends.append(self.frames_index[-1][3] + 1 / self.fps)
+        if self.chunks_index:
+            ends.append(self.chunks_index[-1][2] + self.chunks_index[-1][3] / SR)
+        return max(ends)
+
+    @property
+    def fps(self) -> float:
+        v = self.manifest.get("streams", {}).get("video", {})
+        if "fps" in v:
+            return float(v["fps"])
+        ts = [f[3] for f in self.frames_index[:50]]
+        return 1 / float(np.median(np.diff(ts))) if len(ts) > 2 else 15.0
+
+    # Video --------------------------------------------------------------------
+    def frames(self, start: float = 0.0, end: float | None = None) -> Iterator[Frame]:
+        """Frames in time order with their capture times (seek with ``start``)."""
+        by_seg: dict[int, list[tuple[int, int, float]]] = {}
+        for frame, seg, idx, t in self.frames_index:
+            if t >= start and (end is None or t < end):
+                by_seg.setdefault(seg, []).append((frame, idx, t))
+        for seg in sorted(by_seg):
+            path = self.root / "video" / f"seg_{seg:06d}.mp4"
+            cap = cv2.VideoCapture(str(path))
+            if not cap.isOpened():
+                raise SessionError(f"{path}: missing or unreadable video segment")
+            wanted = {idx: (frame, t) for frame, idx, t in by_seg[seg]}
+            i = 0
+            while wanted:
+                ok, img = cap.read()
+                if not ok:
+                    break
+                if i in wanted:
+                    frame, t = wanted.pop(i)
+                    yield Frame(frame, t, img)
+                i += 1
+            cap.release()
+
+    # Audio --------------------------------------------------------------------
+    def audio_runs(self) -> list[tuple[float, np.ndarray]]:
+        """Contiguous runs of audio as (start time, samples); dropouts split runs."""
+        runs: list[tuple[float, list[np.ndarray]]] = []
+        cache: dict[int, np.ndarray] = {}
+        end_t = None
+        for seg, off, t, n in self.chunks_index:
+            if seg not in cache:
+                path = self.root / "audio" / f"seg_{seg:06d}.wav"
+                try:
+                    cache = {seg: sf.read(path, dtype="float32")[0]}
+                except Exception as e:  # noqa: BLE001
+                    raise SessionError(f"{path}: missing or unreadable audio segment ({e})") from None
+            x = cache[seg][off:off + n]
+            if end_t is None or abs(t - end_t) > GAP_S:
+                runs.append((t, [x]))
+            else:
+                runs[-1][1].append(x)
+            end_t = t + n / SR
+        return [(t0, np.concatenate(xs)) for t0, xs in runs]
+
+    # Text, labels, predictions -------------------------------------------------
+    def text_events(self) -> list[dict]:
+        return read_jsonl(self.root / "text.jsonl")
+
+    def labels(self) -> list[dict]:
+        return read_jsonl(self.root / "labels.jsonl", tolerate_torn_tail=False)
+
+    def predictions(self) -> list[dict]:
+        return read_jsonl(self.root / "predictions.jsonl")
