@@ -187,8 +187,9 @@ class SyntheticVideoSource(VideoSource):
 class LatestFrame:
     """Live capture thread: keeps only the newest frame, counts every frame it drops."""
 
-    def __init__(self, source: VideoSource) -> None:
+    def __init__(self, source: VideoSource, on_frame=None) -> None:
         self.source = source
+        self.on_frame = on_frame  # sees every frame, dropped or not (the recorder)
         self.cond = threading.Condition()
         self.item: tuple[np.ndarray, int, int] | None = None  # frame, event t, grabbed at
         self.dropped = 0
@@ -210,6 +211,8 @@ class LatestFrame:
                     self.error = str(e)
                     self.cond.notify_all()
                 return
+            if item is not None and self.on_frame is not None:
+                self.on_frame(*item)
             with self.cond:
                 if item is None:
                     self.ended = True

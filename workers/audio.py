@@ -37,10 +37,11 @@ def run(spec: Spec) -> None:
             break
         try:
             item = src.read()
-        except DeviceError as e:
-            rt.gauges["error"] = str(e)
-            rt.stats["device_lost"] += 1
-            break
+        except DeviceError:
+            # Exit non-zero: fusion marks audio missing, the supervisor restarts us.
+            if rec is not None:
+                rec.close()
+            raise
         if item is None:
             break
         chunk, t = item

@@ -14,7 +14,7 @@ import torch
 from stream import models
 from stream.align import EOS
 from stream.clock import now_ns
-from stream.devices import LatestFrame, open_video
+from stream.devices import DeviceError, LatestFrame, open_video
 from stream.runtime import Runtime, Spec, worker_main
 from stream.session import VideoWriter
 from stream.vision import FaceCues, ImageEmbedder
@@ -35,9 +35,14 @@ def run(spec: Spec) -> None:
                      opt.get("start_s", 0.0), opt.get("end_s"))
     src.connect()
     rec = VideoWriter(Path(opt["record"]), src.fps) if opt.get("record") else None
+
+    def record(frame, t: int) -> None:
+        if rec is not None:
+            rec.add(frame, (t - rt.origin_ns) / 1e9)
+
     grab = None
     if not cfg.run.replay:
-        grab = LatestFrame(src)
+        grab = LatestFrame(src, on_frame=record)  # records every frame, even dropped ones
         grab.start()
     n, t_rate = 0, time.monotonic()
     while not rt.stop.is_set():
@@ -48,9 +53,11 @@ def run(spec: Spec) -> None:
             item = grab.async_read(0.1)
             rt.stats["dropped"] = grab.dropped
             if grab.error:
-                rt.gauges["error"] = grab.error
-                rt.stats["device_lost"] += 1
-                break  # fusion marks video missing; the supervisor restarts us
+                # Exit non-zero: fusion marks video missing, the supervisor restarts us.
+                grab.close()
+                if rec is not None:
+                    rec.close()
+                raise DeviceError(grab.error)
             if item is None:
                 if grab.ended:
                     break
@@ -61,8 +68,7 @@ def run(spec: Spec) -> None:
             if item is None:
                 break
             (frame, t), cap_ns = item, now_ns()
-        if rec is not None:
-            rec.add(frame, (t - rt.origin_ns) / 1e9)
+            record(frame, t)
         enc0 = now_ns()
         c = cues(frame)
         parts = [c] + ([embed([frame])[0]] if embed is not None else [])
