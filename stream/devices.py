@@ -29,7 +29,17 @@ class DeviceError(RuntimeError):
 
 
 class VideoSource(ABC):
+    """``connect`` opens the device or file (before start, so failures surface at once)."""
+
     fps: float = 15.0
+    origin_ns: int = 0
+
+    def set_origin(self, origin_ns: int) -> None:
+        """Session time zero, known only once the supervisor says start."""
+        self.origin_ns = origin_ns
+        pacer = getattr(self, "pacer", None)
+        if pacer is not None:
+            pacer.start_ns = origin_ns
 
     @abstractmethod
     def connect(self) -> None: ...
@@ -42,6 +52,14 @@ class VideoSource(ABC):
 
 
 class AudioSource(ABC):
+    origin_ns: int = 0
+
+    def set_origin(self, origin_ns: int) -> None:
+        """Session time zero, known only once the supervisor says start."""
+        self.origin_ns = origin_ns
+        pacer = getattr(self, "pacer", None)
+        if pacer is not None:
+            pacer.start_ns = origin_ns
     @abstractmethod
     def connect(self) -> None: ...
 

@@ -25,11 +25,12 @@ def run(spec: Spec) -> None:
     cfg, opt = rt.cfg, spec.options
     torch.set_num_threads(cfg.run.torch_threads)
     enc = AudioEncoder(cfg.audio.n_mels)
+    src = open_audio(opt["audio"], cfg.audio, 0, cfg.run.speed or None,
+                     opt.get("start_s", 0.0), opt.get("end_s"))
+    src.connect()  # before the handshake: a missing microphone fails the start-up, plainly
     if not rt.wait_start():
         return
-    src = open_audio(opt["audio"], cfg.audio, rt.origin_ns, cfg.run.speed or None,
-                     opt.get("start_s", 0.0), opt.get("end_s"))
-    src.connect()
+    src.set_origin(rt.origin_ns)
     rec = AudioWriter(Path(opt["record"])) if opt.get("record") else None
     while not rt.stop.is_set():
         rt.tick()
@@ -45,6 +46,8 @@ def run(spec: Spec) -> None:
         if item is None:
             break
         chunk, t = item
+        if t < rt.origin_ns:
+            continue  # a microphone delivers from connect(); the session starts at origin
         cap_ns = now_ns()
         t_end = t + int(len(chunk) * 1e9 / SR)
         if rec is not None:

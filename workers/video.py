@@ -28,12 +28,12 @@ def run(spec: Spec) -> None:
     cues = FaceCues(cfg.video.face_detector, cfg.video.face_threshold,
                     cfg.video.facing_max_yaw, cfg.video.mouth_landmarks)
     embed = ImageEmbedder(device) if cfg.video.embed else None
+    src = open_video(opt["video"], cfg.video, 0, cfg.run.speed or None, cfg.run.replay,
+                     opt.get("start_s", 0.0), opt.get("end_s"))
+    src.connect()  # before the handshake: a missing camera fails the start-up, plainly
     if not rt.wait_start():
         return
-    speed = cfg.run.speed or None
-    src = open_video(opt["video"], cfg.video, rt.origin_ns, speed, cfg.run.replay,
-                     opt.get("start_s", 0.0), opt.get("end_s"))
-    src.connect()
+    src.set_origin(rt.origin_ns)
     rec = VideoWriter(Path(opt["record"]), src.fps) if opt.get("record") else None
 
     def record(frame, t: int) -> None:
