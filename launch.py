@@ -252,8 +252,32 @@ def cmd_replay(args, path: str | None = None, title: str = "replay") -> int:
         fail("--start/--end: need 0 <= start < end")
     cfg = replay_config(args, parse_speed(args.speed), args.loop)
     headless = args.headless or not sys.stdout.isatty()
-    return run_pipeline(cfg, replay_options(session, args.start, args.end, args.loop),
-                        headless=headless, predictions=args.predictions, title=title)
+    if getattr(args, "from_features", False):
+        return replay_from_features(session, cfg, args)
+    options = replay_options(session, args.start, args.end, args.loop)
+    whole = args.start == 0 and args.end is None and not args.loop
+    if getattr(args, "cache_features", False):
+        if not whole:
+            fail("--cache-features: replay the whole session (no --start/--end/--loop)")
+        options["cache"] = str(session.root)
+    return run_pipeline(cfg, options, headless=headless, predictions=args.predictions, title=title)
+
+
+def replay_from_features(session, cfg, args) -> int:
+    from stream.features import fusion_replay, has_features
+
+    if not has_features(session.root):
+        fail(f"{session.root / 'features'}: no up-to-date feature cache "
+             "(make one: replay --speed max --cache-features)")
+    preds = fusion_replay(session.root, cfg, session.streams)
+    preds = [p for p in preds if p["t"] > args.start and (args.end is None or p["t"] <= args.end + 0.2)]
+    lines = [json.dumps(p) for p in preds]
+    if args.predictions:
+        tmp = Path(args.predictions + ".tmp")
+        tmp.write_text("".join(x + "\n" for x in lines))
+        os.replace(tmp, args.predictions)
+    print("\n".join(lines))
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -300,6 +324,7 @@ def cmd_eval(args) -> int:
     from rich.table import Table
 
     from stream import evaluate, plots
+    from stream.features import fusion_replay, has_features
 
     sessions = [open_session(p) for p in args.sessions]
     for s in sessions:
@@ -309,11 +334,17 @@ def cmd_eval(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for s in sessions:
-        preds: list[dict] = []
         cfg = replay_config(args, 0.0, False)
-        rc = run_pipeline(cfg, replay_options(s, 0.0, None, False), quiet=True, collect=preds)
-        if rc:
-            return rc
+        if has_features(s.root) and not args.no_cache:
+            preds = fusion_replay(s.root, cfg, s.streams)
+        else:
+            preds = []
+            options = replay_options(s, 0.0, None, False)
+            if not args.no_cache:
+                options["cache"] = str(s.root)
+            rc = run_pipeline(cfg, options, quiet=True, collect=preds)
+            if rc:
+                return rc
         r = evaluate.score(preds, s.labels(), s.duration_s, s.text_events())
         classes, m = r.pop("_confusion")
         name = s.root.name
@@ -446,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("replay", help="replay a session through the same workers")
     sp.add_argument("session")
     replay_args(sp)
+    sp.add_argument("--cache-features", action="store_true",
+                    help="store what the encoders produced in SESSION/features/")
+    sp.add_argument("--from-features", action="store_true",
+                    help="fusion only, from SESSION/features/ (no encoders; prints JSON lines)")
     sp.set_defaults(fn=cmd_replay)
 
     sp = sub.add_parser("demo", help="the bundled demo session with the dashboard")
@@ -473,6 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("sessions", nargs="+")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--out", default="eval_report", help="where the report and pictures go")
+    sp.add_argument("--no-cache", action="store_true",
+                    help="re-encode everything; neither use nor write SESSION/features/")
     sp.set_defaults(fn=cmd_eval)
 
     sp = sub.add_parser("say", help="send typed text to a running assistant")

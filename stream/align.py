@@ -104,6 +104,8 @@ class Aligner:
         """Ask for an extra window ending at a text event's time, or, if windows past
         that have closed already (live, deadline), right after the last closed one."""
         end = max(end_ns, self.last_closed + 1)
+        if (end - self.origin_ns) % self.hop_ns == 0:
+            return  # a grid window ends right there and has not closed yet: it answers
         heapq.heappush(self.pending, _Pending(end, True, now_ns))
 
     @property
@@ -149,8 +151,6 @@ class Aligner:
         out = []
         while self.pending and self._ready(self.pending[0], now_ns):
             p = heapq.heappop(self.pending)
-            if p.end_ns <= self.last_closed and out:
-                continue  # an event window superseded by a grid window at the same time
             out.append(self._close(p, now_ns))
         self._prune()
         return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -220,6 +221,74 @@ def bench_pipeline(n_commands: int, n_typed: int) -> dict:
     }
 
 
+# -- sessions ---------------------------------------------------------------------
+def _run_until_done(sup) -> float:
+    """Seconds from start to the fusion's end of stream (start-up excluded)."""
+    sup.start()
+    t0 = time.monotonic()
+    ended = False
+    while not sup.finished:
+        sup.poll(0.02)
+        if not ended and all(sup.health.get(s, {}).get("ended") for s in ("video", "audio")):
+            sup.end()
+            ended = True
+    took = time.monotonic() - t0
+    sup.stop()
+    return took
+
+
+def bench_sessions(record_s: float) -> dict:
+    import shutil
+
+    from . import config as config_mod
+    from .features import fusion_replay
+    from .models import REPO
+    from .session import Session, write_manifest
+    from .supervisor import Supervisor
+
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as d:
+        demo = Path(d) / "demo"
+        shutil.copytree(REPO / "demo" / "session", demo, ignore=shutil.ignore_patterns("features"))
+        s = Session(demo)
+        typed = [e for e in s.text_events() if e.get("source") == "typed"]
+        cfg = config_mod.load("live", {"run": {"replay": True, "speed": 0.0}})
+        t0 = time.monotonic()
+        sup = Supervisor(cfg, {"video": f"session:{demo}", "audio": f"session:{demo}", "typed": typed,
+                               "cache": str(demo)})
+        took = _run_until_done(sup)
+        out["replay_reencode_x_realtime"] = round(s.duration_s / took, 2)
+        out["replay_reencode_x_realtime_with_startup"] = round(s.duration_s / (time.monotonic() - t0), 2)
+        ts = []
+        for _ in range(5):
+            t = time.perf_counter()
+            fusion_replay(demo, config_mod.load("live"), s.streams)
+            ts.append(time.perf_counter() - t)
+        out["replay_from_features_x_realtime"] = round(s.duration_s / statistics.median(ts), 1)
+        out["session_s"] = s.duration_s
+        # Recording: a face video (looped) and audio, paced in real time.
+        rec = Path(d) / "rec"
+        video, wav, _ = _media(Path(d), 3)
+        cfg = config_mod.load("live", {"video": {"loop": True}, "audio": {"loop": True}})
+        sup = Supervisor(cfg, {"video": str(video), "audio": str(wav), "record": str(rec)})
+        rec.mkdir()
+        write_manifest(rec, complete=False, source="bench")
+        sup.start()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < record_s:
+            sup.poll(0.05)
+        sup.stop()
+        size = sum(f.stat().st_size for f in rec.rglob("*") if f.is_file())
+        dur = Session(rec).duration_s
+        by = {k: sum(f.stat().st_size for f in (rec / k).rglob("*") if f.is_file())
+              for k in ("video", "audio")}
+        out["record_mb_per_min"] = round(size / 1e6 / dur * 60, 2)
+        out["record_video_mb_per_min_320x240_15fps"] = round(by["video"] / 1e6 / dur * 60, 2)
+        out["record_audio_mb_per_min_16k_pcm16"] = round(by["audio"] / 1e6 / dur * 60, 2)
+        out["record_write_rate_mb_s"] = round(size / 1e6 / dur, 3)
+    return out
+
+
 def main(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -232,6 +301,7 @@ def main(args) -> int:
         "transport_one_way_ms": bench_transport(200 if quick else 1000),
         "encoders_ms": bench_encoders(n),
         "pipeline": bench_pipeline(3 if quick else 6, 10 if quick else 40),
+        "sessions": bench_sessions(10 if quick else 30),
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -250,6 +320,8 @@ def main(args) -> int:
         t.add_row(k, str(v["n"]), str(v["p50"]), str(v["p95"]), str(v["p99"]), note)
     con.print(t)
     con.print(f"ASR utterance length: {result['encoders_ms']['asr_utterance_s']} s")
+    for k, v in result["sessions"].items():
+        con.print(f"{k}: {v}")
     return 0
 
 

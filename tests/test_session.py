@@ -192,6 +192,24 @@ def test_replay_at_two_speeds_gives_identical_predictions(imported, tmp_path):
     assert _without_latency([json.loads(x) for x in (tmp_path / "max.jsonl").read_text().splitlines()]) == pa
 
 
+def test_fusion_only_replay_from_cached_features_equals_the_full_replay(imported, tmp_path):
+    import shutil
+
+    sess = tmp_path / "copy"
+    shutil.copytree(imported, sess, ignore=shutil.ignore_patterns("features"))
+    cfg = live_config(tmp_path)
+    r = launch("replay", str(sess), "--config", cfg, "--speed", "max", "--headless", "--cache-features")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (sess / "features" / "meta.json").is_file()
+    f = launch("replay", str(sess), "--config", cfg, "--from-features")
+    assert f.returncode == 0, f.stderr[-2000:]
+    assert _without_latency(predictions(f.stdout)) == _without_latency(predictions(r.stdout))
+    # Without a cache it says so plainly.
+    shutil.rmtree(sess / "features")
+    f = launch("replay", str(sess), "--from-features")
+    assert f.returncode == 2 and "no up-to-date feature cache" in f.stderr
+
+
 def test_replay_slice_starts_and_ends_where_asked(imported, tmp_path):
     r = launch("replay", str(imported), "--config", live_config(tmp_path), "--speed", "max",
                "--start", "3.0", "--end", "4.0", "--headless")

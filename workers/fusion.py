@@ -3,37 +3,27 @@
 Windows close on watermarks (replay: only on watermarks, so any replay
 speed gives identical predictions); live windows also close on a deadline,
 with lagging streams marked stale or missing. Each prediction is published
-in the DESIGN.md section 3 shape.
+in the DESIGN.md section 3 shape. A full replay can cache what fusion
+received in the session (``features/``) for fast fusion-only replays.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
-from stream.align import EOS, Aligner
+from stream.align import EOS
 from stream.clock import now_ns
+from stream.features import FeatureRecorder
+from stream.fusion import MODALITIES, Fuser
 from stream.model import load_model
 from stream.runtime import Runtime, Spec, worker_main
 
-MODALITIES = ("video", "audio", "text")
-
-
-def prediction_json(p, origin_ns: int, latency_ms: float, event: bool) -> dict:
-    return {
-        "t": round((p.end_ns - origin_ns) / 1e9, 3),
-        "intent": p.intent,
-        "confidence": p.confidence,
-        "addressed": p.addressed,
-        "modalities": p.modalities,
-        "latency_ms": round(latency_ms, 1),
-        "contributions": p.contributions,
-        "text": p.text,
-        "event": event,
-    }
-
 
 def run(spec: Spec) -> None:
-    streams = [s for s in MODALITIES if s in spec.options.get("streams", MODALITIES)]
+    opt = spec.options
+    streams = [s for s in MODALITIES if s in opt.get("streams", MODALITIES)]
     rt = Runtime(spec, inputs=streams, topics=[*streams, "wm"])
     cfg = rt.cfg
     torch.set_num_threads(cfg.run.torch_threads)
@@ -41,46 +31,36 @@ def run(spec: Spec) -> None:
     model = load_model(f.model, intent_threshold=f.intent_threshold,
                        addressed_threshold=f.addressed_threshold,
                        speech_threshold=cfg.asr.speech_threshold)
-    aligner: Aligner | None = None
-    rt.on_heartbeat = lambda m: aligner and aligner.advance(m.stream, m.watermark)
+    fuser: Fuser | None = None
+    rt.on_heartbeat = lambda m: fuser and fuser.advance(m.stream, m.watermark)
     if not rt.wait_start():
         return
-    # Replay: every stream present is required and only watermarks close windows.
-    required = streams if cfg.run.replay else f.require
-    grid0 = rt.origin_ns + int(spec.options.get("start_s", 0.0) * 1e9)
-    aligner = Aligner(streams, required, int(f.window_s * 1e9), int(f.hop_s * 1e9),
-                      grid0, None if cfg.run.replay else f.deadline_ms * 1_000_000,
-                      f.stale_ms * 1_000_000)
+    fuser = Fuser(cfg, streams, rt.origin_ns, opt.get("start_s", 0.0), model)
+    cache = FeatureRecorder(Path(opt["cache"]), rt.origin_ns) if opt.get("cache") else None
     lat: list[float] = []
     done = False
     while not rt.stop.is_set():
         rt.tick()
         m = rt.recv(10)
-        now = now_ns()
         if m is not None:
-            if m.topic == "wm":
-                aligner.advance(m.stream, m.watermark)
-            elif aligner.add(m) and m.stream == "text":
-                aligner.trigger(m.t_end, now)
-        for w in aligner.poll(now_ns()):
-            p = model.predict(w)
-            for s in MODALITIES:
-                p.modalities.setdefault(s, "missing")
-            pub = now_ns()
-            latency = (pub - w.newest_capture_ns) / 1e6 if w.newest_capture_ns else 0.0
-            lat.append(latency)
-            rt.publish("pred", w.start_ns, w.end_ns, meta=prediction_json(
-                p, rt.origin_ns, latency, w.event), watermark=w.end_ns,
-                stages={"capture": w.newest_capture_ns})
-        rt.stats.update({k: v for k, v in aligner.counts.items()})
-        aligner.counts.clear()
+            fuser.add(m, now_ns())
+            if cache is not None:
+                cache.add(m)
+        for w in fuser.poll(now_ns()):
+            pred = fuser.predict(w, now_ns())
+            lat.append(pred["latency_ms"])
+            rt.publish("pred", w.start_ns, w.end_ns, meta=pred, watermark=w.end_ns,
+                       stages={"capture": w.newest_capture_ns})
+        rt.stats.update(fuser.aligner.counts)
+        fuser.aligner.counts.clear()
         if lat:
             s = sorted(lat[-200:])
             rt.gauges["latency_p50_ms"] = round(s[len(s) // 2], 1)
             rt.gauges["latency_p95_ms"] = round(s[int(len(s) * 0.95)], 1)
-        if not done and streams and all(aligner.wm[s] >= EOS for s in streams) \
-                and not aligner.pending:
+        if not done and fuser.done:
             done = True
+            if cache is not None:
+                cache.write()
             rt.ended = True
             rt.publish("pred", EOS, EOS, meta={"eos": True}, watermark=EOS)
             rt.heartbeat()
