@@ -65,6 +65,10 @@ def load_config(args, **overrides):
             continue
         sec, key = dotted.split(".")
         ov.setdefault(sec, {})[key] = v
+    if getattr(args, "model", None):
+        if not Path(args.model).is_file():
+            fail(f"{args.model}: model checkpoint not found")
+        ov.setdefault("fusion", {})["model"] = args.model
     try:
         return config.load(args.config or "live", ov)
     except config.ConfigError as e:
@@ -376,6 +380,94 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def ensure_features(session, args, log) -> None:
+    """Run a full replay (max speed) that caches the encoders' outputs, unless present."""
+    from stream.features import has_features
+
+    if has_features(session.root):
+        return
+    log(f"encoding {session.root} ({session.duration_s:.0f} s of media)…")
+    cfg = replay_config(args, 0.0, False)
+    options = {**replay_options(session, 0.0, None, False), "cache": str(session.root)}
+    if run_pipeline(cfg, options, quiet=True):
+        fail(f"{session.root}: encoding failed")
+    if not has_features(session.root):
+        fail(f"{session.root}: the replay ended without writing features")
+
+
+def cmd_corpus(args) -> int:
+    from stream import corpus
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    summary = corpus.build(out, scale=args.scale, seed=args.seed, log=print)
+    print(f"built in {time.monotonic() - t0:.0f} s")
+    if not args.no_features:
+        t1 = time.monotonic()
+        for sess in sorted(out.glob("*/*/manifest.json")):
+            ensure_features(open_session(str(sess.parent)), args, print)
+        print(f"encoded in {time.monotonic() - t1:.0f} s")
+    print(json.dumps({k: {n: v.get("duration_s") for n, v in e.items()}
+                      for k, e in summary["splits"].items()}))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from stream import intents as hi
+    from stream.train_fusion import TrainError, session_examples, train
+
+    names = hi.names()
+    train_s = [open_session(p) for p in args.sessions]
+    val_s = [open_session(p) for p in (args.val or [])]
+    for s in train_s + val_s:
+        if not (s.root / "labels.jsonl").is_file():
+            fail(f"{s.root / 'labels.jsonl'}: missing (training needs labelled sessions)")
+    for s in train_s + val_s:
+        ensure_features(s, args, print)
+    t0 = time.monotonic()
+    try:
+        tr = [e for s in train_s for e in session_examples(
+            s.root, names, grid_every=3 if s.streams == ["text"] else 1)]
+        va = [e for s in val_s for e in session_examples(s.root, names)]
+    except TrainError as e:
+        fail(str(e))
+    if not va:  # no validation sessions: hold out every tenth window
+        va, tr = tr[::10], [e for i, e in enumerate(tr) if i % 10]
+    print(f"{len(tr)} training windows, {len(va)} validation windows "
+          f"({time.monotonic() - t0:.0f} s to build)")
+    with Progress(TextColumn("epoch {task.fields[ep]}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), transient=True) as prog:
+        task = prog.add_task("train", total=1, ep=0)
+
+        def progress(ep: int, k: int, n: int) -> None:
+            prog.update(task, completed=k, total=n, ep=ep + 1)
+
+        def log(row) -> None:
+            prog.console.print(row if isinstance(row, str) else
+                               "  ".join(f"{k} {v}" for k, v in row.items()), soft_wrap=True)
+
+        t1 = time.monotonic()
+        ckpt, _ = train(tr, va, names, mode=args.mode, epochs=args.epochs, patience=args.patience,
+                        seed=args.seed, progress=progress, log=log)
+    ckpt["train_seconds"] = round(time.monotonic() - t1, 1)
+    ckpt["train_sessions"] = [str(s.root) for s in train_s]
+    ckpt["val_sessions"] = [str(s.root) for s in val_s]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, out)  # never a half-written checkpoint
+    print(json.dumps({"out": str(out), "mode": args.mode, "train_seconds": ckpt["train_seconds"],
+                      **ckpt["metrics"]["val"]}, indent=2))
+    return 0
+
+
 def cmd_live(args) -> int:
     cfg = load_config(args, **{"run.duration_s": args.duration, "run.speed": args.speed})
     video = args.video or cfg.video.source
@@ -453,6 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sp):
         sp.add_argument("--config", help="configs/NAME.toml name or a path (default: live)")
+        sp.add_argument("--model", help="intent model checkpoint (default: models/fusion.pt)")
 
     sp = sub.add_parser("live", help="webcam + mic (or files paced in real time) with the dashboard")
     common(sp)
@@ -511,6 +604,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-cache", action="store_true",
                     help="re-encode everything; neither use nor write SESSION/features/")
     sp.set_defaults(fn=cmd_eval)
+
+    sp = sub.add_parser("corpus", help="rebuild the labelled training corpus (and encode it)")
+    common(sp)
+    sp.add_argument("out")
+    sp.add_argument("--scale", type=float, default=1.0, help="fraction of the default size")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--no-features", action="store_true", help="only write the sessions")
+    sp.set_defaults(fn=cmd_corpus)
+
+    sp = sub.add_parser("train", help="train the fusion model from labelled sessions")
+    common(sp)
+    sp.add_argument("sessions", nargs="+")
+    sp.add_argument("--out", required=True, help="checkpoint to write (e.g. models/fusion.pt)")
+    sp.add_argument("--val", nargs="+", help="validation sessions (default: every 10th window)")
+    sp.add_argument("--mode", choices=["early", "intermediate", "late"], default="intermediate")
+    sp.add_argument("--epochs", type=int, default=30)
+    sp.add_argument("--patience", type=int, default=5, help="early stopping")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(fn=cmd_train)
 
     sp = sub.add_parser("say", help="send typed text to a running assistant")
     common(sp)

@@ -77,7 +77,8 @@ def score(preds: list[dict], spans: list[dict], duration_s: float,
         if p.get("event"):
             continue
         if p["intent"] != NONE and p["intent"] != prev:
-            inside = any(s["start"] <= p["t"] <= s["end"] + grace_s for s in spans)
+            inside = any(s["start"] <= p["t"] <= s["end"] + grace_s for s in spans
+                         if s["intent"] != NONE)
             if not inside:
                 false.append({"t": p["t"], "intent": p["intent"]})
         prev = p["intent"]

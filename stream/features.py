@@ -88,7 +88,8 @@ def load_messages(root: Path) -> dict[str, list[Message]]:
     out: dict[str, list[Message]] = {}
     d = root / "features"
     for stream in ("video", "audio", "text"):
-        z = np.load(d / f"{stream}.npz")
+        with np.load(d / f"{stream}.npz") as f:
+            z = {k: f[k] for k in f.files}  # each f[k] reads the file again: read once
         t, wm = z["t"], z["wm"]
         texts = [json.loads(x) for x in (d / "text.jsonl").read_text().splitlines()] \
             if stream == "text" and (d / "text.jsonl").is_file() else []

@@ -73,12 +73,18 @@ def read_labels(path: Path, known: list[str]) -> list[dict]:
         intent = obj.get("intent")
         if intent not in known:
             raise SessionError(f"{where}: unknown intent {intent!r} (known: {', '.join(known)})")
-        spans.append((start, end, intent, i))
+        addressed = obj.get("addressed")
+        if addressed is not None and not isinstance(addressed, bool):
+            raise SessionError(f"{where}: field 'addressed' must be true or false")
+        spans.append((start, end, intent, i, addressed))
     spans.sort()
-    for (_, e0, _, i0), (s1, _, _, i1) in zip(spans, spans[1:], strict=False):
+    for (_, e0, _, i0, _), (s1, _, _, i1, _) in zip(spans, spans[1:], strict=False):
         if s1 < e0:
             raise SessionError(f"{path}:{i1}: span overlaps the span on line {i0}")
-    return [{"start": s, "end": e, "intent": n} for s, e, n, _ in spans]
+    out = []
+    for s, e, n, _, a in spans:
+        out.append({"start": s, "end": e, "intent": n, **({} if a is None else {"addressed": a})})
+    return out
 
 
 def probe_video(path: Path) -> tuple[float, float, int]:
@@ -105,10 +111,12 @@ def probe_audio(path: Path) -> float:
 
 
 def import_session(out: Path, video: Path | None, audio: Path | None, text: Path | None,
-                   labels: Path | None, known_intents: list[str]) -> dict:
+                   labels: Path | None, known_intents: list[str],
+                   duration_s: float | None = None) -> dict:
+    """Build a session; ``duration_s`` makes a text-only session (no media) possible."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SessionError(f"{out}: already exists (choose a new directory)")
-    if video is None and audio is None:
+    if video is None and audio is None and duration_s is None:
         raise SessionError("import: give --video and/or --audio")
     # 1. Validate everything.
     v_dur = probe_video(video)[0] if video else None
@@ -119,7 +127,7 @@ def import_session(out: Path, video: Path | None, audio: Path | None, text: Path
         if dur is not None and spans and spans[-1]["end"] > dur + 0.05:
             raise SessionError(f"{path}: {name} is {dur:.2f} s, shorter than the labels "
                                f"(last span ends at {spans[-1]['end']:.2f} s)")
-    duration = max(d for d in (v_dur, a_dur) if d is not None)
+    duration = max(d for d in (v_dur, a_dur, duration_s) if d is not None)
     for e in events:
         if e["t"] > duration:
             raise SessionError(f"{text}: event at {e['t']} s is after the media end ({duration:.2f} s)")

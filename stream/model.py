@@ -127,9 +127,18 @@ class BaselineModel:
 
 
 def load_model(path: str, **kw) -> IntentModel:
+    """A checkpoint by path; empty: the shipped learned fusion model (or the baseline)."""
     from . import models
 
     p = Path(path) if path else models.default_intent_model()
     if not p.is_file():
         raise models.ModelMissing(f"{p}: intent model not found")
+    try:
+        kind = torch.load(p, map_location="cpu", weights_only=False).get("kind", "text-baseline")
+    except Exception as e:  # noqa: BLE001 - any unreadable file
+        raise models.ModelMissing(f"{p}: not a readable model checkpoint ({e})") from None
+    if kind == "fusion":
+        from .fusion_model import FusionModel
+
+        return FusionModel(p)
     return BaselineModel(p, **kw)

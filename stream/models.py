@@ -58,6 +58,10 @@ def minilm() -> Path:
 
 
 def default_intent_model() -> Path:
+    """The shipped learned fusion model; the text baseline if it is absent."""
+    fusion = REPO / "models" / "fusion.pt"
+    if fusion.is_file():
+        return fusion
     return _file(REPO / "models" / "intent_baseline.pt", "the repo (models/intent_baseline.pt)")
 
 

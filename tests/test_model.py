@@ -15,7 +15,7 @@ S = 1_000_000_000
 
 @pytest.fixture(scope="module")
 def model():
-    return BaselineModel(models.default_intent_model())
+    return BaselineModel(models.REPO / "models" / "intent_baseline.pt")
 
 
 @pytest.fixture(scope="module")
