@@ -328,17 +328,25 @@ def cmd_eval(args) -> int:
     from rich.table import Table
 
     from stream import evaluate, plots
-    from stream.features import fusion_replay, has_features
+    from stream.features import fusion_replay, has_features, speech_events
 
     sessions = [open_session(p) for p in args.sessions]
     for s in sessions:
         if not (s.root / "labels.jsonl").is_file():
             fail(f"{s.root / 'labels.jsonl'}: missing (eval needs labels)")
+    names = [s.root.name for s in sessions]
+    if len(set(names)) < len(names):
+        names = [f"{s.root.parent.name}_{s.root.name}" for s in sessions]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    cfg = replay_config(args, 0.0, False)
+
+    def score(s, preds):
+        speech = speech_events(s.root) if has_features(s.root) else None
+        return evaluate.score(preds, s.labels(), s.duration_s, s.text_events(), speech=speech)
+
     results = []
-    for s in sessions:
-        cfg = replay_config(args, 0.0, False)
+    for s, name in zip(sessions, names, strict=True):
         if has_features(s.root) and not args.no_cache:
             preds = fusion_replay(s.root, cfg, s.streams)
         else:
@@ -349,35 +357,84 @@ def cmd_eval(args) -> int:
             rc = run_pipeline(cfg, options, quiet=True, collect=preds)
             if rc:
                 return rc
-        r = evaluate.score(preds, s.labels(), s.duration_s, s.text_events())
+        r = score(s, preds)
         classes, m = r.pop("_confusion")
-        name = s.root.name
         plots.timeline(out / f"{name}_timeline.png", name, preds, s.labels(), s.duration_s)
         plots.confusion_png(out / f"{name}_confusion.png", classes, m, f"{name}: windows")
-        r["session"] = str(s.root)
+        r["session"] = name
         r["pictures"] = [str(out / f"{name}_timeline.png"), str(out / f"{name}_confusion.png")]
         results.append(r)
-    report = {"sessions": results, "overall": evaluate.overall(results)}
+    report = {"model": cfg.fusion.model or "default", "sessions": results,
+              "overall": evaluate.overall(results)}
+    if args.ablation:
+        report["ablation"] = ablation(args, cfg, sessions, score)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    t = Table(title=f"eval ({out / 'report.json'})")
-    for c in ("session", "spans", "event acc", "spoken", "typed", "false trig/min", "window F1",
-              "latency p50 s"):
-        t.add_column(c)
 
     def fmt(v) -> str:
         return "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
+    con = Console()
+    t = Table(title=f"eval ({out / 'report.json'})")
+    for c in ("session", "spans", "event acc", "spoken", "typed", "false trig/min", "unaddressed fired",
+              "window F1", "latency p50 s"):
+        t.add_column(c)
     for r in [*results, {**report["overall"], "session": "overall"}]:
-        t.add_row(Path(r["session"]).name, fmt(r["spans"]), fmt(r["event_accuracy"]),
+        fired = r.get("unaddressed_fired_rate", r.get("unaddressed_fired"))
+        t.add_row(r["session"], fmt(r["spans"]), fmt(r["event_accuracy"]),
                   fmt(r["event_accuracy_spoken"]), fmt(r["event_accuracy_typed"]),
-                  fmt(r["false_triggers_per_min"]), fmt(r["window_macro_f1"]), fmt(r["latency_s_p50"]))
-    Console().print(t)
+                  fmt(r["false_triggers_per_min"]), fmt(fired), fmt(r["window_macro_f1"]),
+                  fmt(r["latency_s_p50"]))
+    con.print(t)
+    if args.ablation:
+        t = Table(title="ablation (all sessions pooled)")
+        for c in ("model", "modalities", "event acc", "spoken", "typed", "false trig/min",
+                  "unaddressed fired", "window F1"):
+            t.add_column(c)
+        for r in report["ablation"]:
+            t.add_row(r["model"], r["modalities"], fmt(r["event_accuracy"]), fmt(r["event_accuracy_spoken"]),
+                      fmt(r["event_accuracy_typed"]), fmt(r["false_triggers_per_min"]),
+                      fmt(r.get("unaddressed_fired_rate")), fmt(r["window_macro_f1"]))
+        con.print(t)
     for r in results:
         print("pictures:", " ".join(r["pictures"]))
     return 0
+
+
+def ablation(args, cfg, sessions, score) -> list[dict]:
+    """Modality subsets of the configured learned model, then each --models checkpoint (all)."""
+    from stream import evaluate
+    from stream.features import fusion_replay
+    from stream.fusion_model import MODS, FusionModel
+    from stream.model import load_model
+
+    for s in sessions:
+        ensure_features(s, args, lambda m: print(m, file=sys.stderr))
+    model = load_model(cfg.fusion.model)
+    if not isinstance(model, FusionModel):
+        fail("--ablation: the model is not a learned fusion model (see --model)")
+    rows = []
+
+    def run(m, label: str, keep: set[str]) -> None:
+        m.force_unavailable = set(MODS) - keep
+        res = [score(s, fusion_replay(s.root, cfg, s.streams, model=m)) for s in sessions]
+        rows.append({"model": label, "modalities": "+".join(x for x in MODS if x in keep),
+                     **evaluate.overall(res)})
+        m.force_unavailable = set()
+
+    name = f"{model.ckpt['mode']} ({Path(cfg.fusion.model).name if cfg.fusion.model else 'default'})"
+    for keep in ({"text"}, {"audio"}, {"video"}, set(MODS)):
+        run(model, name, keep)
+    for path in args.models or []:
+        if not Path(path).is_file():
+            fail(f"{path}: model checkpoint not found")
+        m = load_model(path)
+        if not isinstance(m, FusionModel):
+            fail(f"{path}: not a learned fusion model")
+        run(m, f"{m.ckpt['mode']} ({Path(path).name})", set(MODS))
+    return rows
 
 
 def ensure_features(session, args, log) -> None:
@@ -417,14 +474,16 @@ def cmd_train(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from stream import intents as hi
-    from stream.train_fusion import TrainError, session_examples, train
+    from stream.train_fusion import TrainError, check_labels, session_examples, train
 
     names = hi.names()
     train_s = [open_session(p) for p in args.sessions]
     val_s = [open_session(p) for p in (args.val or [])]
     for s in train_s + val_s:
-        if not (s.root / "labels.jsonl").is_file():
-            fail(f"{s.root / 'labels.jsonl'}: missing (training needs labelled sessions)")
+        try:
+            check_labels(s.root, names)
+        except TrainError as e:
+            fail(str(e))
     for s in train_s + val_s:
         ensure_features(s, args, print)
     t0 = time.monotonic()
@@ -603,6 +662,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default="eval_report", help="where the report and pictures go")
     sp.add_argument("--no-cache", action="store_true",
                     help="re-encode everything; neither use nor write SESSION/features/")
+    sp.add_argument("--ablation", action="store_true",
+                    help="also score text/audio/video-only and, with --models, other fusion modes")
+    sp.add_argument("--models", nargs="+", help="checkpoints to compare in the ablation")
     sp.set_defaults(fn=cmd_eval)
 
     sp = sub.add_parser("corpus", help="rebuild the labelled training corpus (and encode it)")

@@ -53,8 +53,20 @@ def confusion(y_true: list[str], y_pred: list[str]) -> tuple[list[str], np.ndarr
     return classes, m
 
 
+def unaddressed_speech(speech: list[dict], spans: list[dict]) -> list[dict]:
+    """Transcribed speech that overlaps no addressed span: a TV, a conversation elsewhere."""
+    out = []
+    for e in speech:
+        if not any(s["start"] - 0.3 < e["end"] and e["t"] < s["end"] + 0.3
+                   and (s["intent"] != NONE or s.get("addressed")) for s in spans):
+            out.append(e)
+    return out
+
+
 def score(preds: list[dict], spans: list[dict], duration_s: float,
-          text_events: list[dict] | None = None, grace_s: float = 2.0) -> dict:
+          text_events: list[dict] | None = None, grace_s: float = 2.0,
+          speech: list[dict] | None = None) -> dict:
+    """``speech``: transcribed utterances {"t", "end"} (from the feature cache), if known."""
     preds = sorted(preds, key=lambda p: p["t"])
     text_events = text_events or []
     events = []
@@ -104,6 +116,13 @@ def score(preds: list[dict], spans: list[dict], duration_s: float,
     for kind in ("spoken", "typed"):
         ev = [e for e in events if e["kind"] == kind]
         out[f"event_accuracy_{kind}"] = round(float(np.mean([e["right"] for e in ev])), 4) if ev else None
+    if speech is not None:
+        # How often speech nobody addressed to the assistant still set off an intent.
+        un = unaddressed_speech(speech, spans)
+        fired = [e for e in un if any(e["t"] <= p["t"] <= e["end"] + grace_s and p["intent"] != NONE
+                                      for p in preds)]
+        out["unaddressed_utterances"] = len(un)
+        out["unaddressed_fired"] = len(fired)
     out["_confusion"] = confusion(y_true, y_pred)
     return out
 
@@ -124,4 +143,9 @@ def overall(results: list[dict]) -> dict:
     for kind in ("spoken", "typed"):
         ev = [e for e in events if e["kind"] == kind]
         out[f"event_accuracy_{kind}"] = round(float(np.mean([e["right"] for e in ev])), 4) if ev else None
+    if all("unaddressed_utterances" in r for r in results):
+        n = sum(r["unaddressed_utterances"] for r in results)
+        out["unaddressed_utterances"] = n
+        fired = sum(r["unaddressed_fired"] for r in results)
+        out["unaddressed_fired_rate"] = round(fired / n, 4) if n else None
     return out

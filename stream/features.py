@@ -109,6 +109,12 @@ def load_messages(root: Path) -> dict[str, list[Message]]:
     return out
 
 
+def speech_events(root: Path) -> list[dict]:
+    """Transcribed utterances in the cache, as {"t", "end", "text"} in session seconds."""
+    return [{"t": m.t_start / 1e9, "end": m.t_end / 1e9, "text": m.meta.get("text", "")}
+            for m in load_messages(root).get("text", []) if m.meta.get("source") == "asr"]
+
+
 def fusion_replay(root: Path, cfg: Config, streams: list[str], model=None) -> list[dict]:
     """Predictions of a fusion-only replay from the cache (no workers, no encoders)."""
     cfg.run.replay = True

@@ -66,17 +66,26 @@ def _targets(w: Window, spans: list[dict], typed_spans: set[int]) -> tuple[str, 
     return NONE, 0.0
 
 
+def check_labels(root: Path, intents: list[str]) -> list[dict]:
+    """The session's labels, or TrainError naming the file (and line) that is wrong."""
+    if not (root / "labels.jsonl").is_file():
+        raise TrainError(f"{root / 'labels.jsonl'}: missing (training needs labelled sessions)")
+    try:
+        spans = Session(root).labels()
+    except ValueError as e:
+        raise TrainError(str(e)) from None
+    for i, s in enumerate(spans, 1):
+        if s.get("intent") not in intents:
+            raise TrainError(f"{root / 'labels.jsonl'}:{i}: intent {s.get('intent')!r} is not one the "
+                             f"model knows ({', '.join(intents)})")
+    return spans
+
+
 def session_examples(root: Path, intents: list[str], window_s: float = 2.0, hop_s: float = 0.2,
                      grid_every: int = 1) -> list[Example]:
     """Training windows of one session (from ``features/``) with their targets."""
     sess = Session(root)
-    if not (root / "labels.jsonl").is_file():
-        raise TrainError(f"{root / 'labels.jsonl'}: missing (training needs labelled sessions)")
-    spans = sess.labels()
-    for i, s in enumerate(spans, 1):
-        if s["intent"] not in intents:
-            raise TrainError(f"{root / 'labels.jsonl'}:{i}: intent {s['intent']!r} is not one the "
-                             f"model knows ({', '.join(intents)})")
+    spans = check_labels(root, intents)
     typed_t = [e["t"] for e in sess.text_events() if e.get("source") == "typed"]
     typed_spans = {i for i, s in enumerate(spans) if any(s["start"] - 0.05 <= t <= s["end"] for t in typed_t)}
     msgs = load_messages(root)
@@ -178,7 +187,7 @@ def train(train_ex: list[Example], val_ex: list[Example], intents: list[str], mo
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
-            total += float(loss)
+            total += loss.item()
             if progress is not None:
                 progress(ep, k + 1, steps)
         val = evaluate(net, val_ex, norm, len(intents))

@@ -282,6 +282,25 @@ def test_eval_needs_labels(tmp_path):
     assert r.returncode == 2 and "labels.jsonl: missing" in r.stderr
 
 
+def test_train_needs_labels_with_known_intents(imported, tmp_path):
+    import shutil
+
+    r = launch("train", str(tmp_path), "--out", str(tmp_path / "m.pt"))
+    assert r.returncode == 2 and "manifest.json: missing" in r.stderr
+    sess = tmp_path / "s"
+    shutil.copytree(imported, sess, ignore=shutil.ignore_patterns("features"))
+    (sess / "labels.jsonl").unlink()
+    r = launch("train", str(sess), "--out", str(tmp_path / "m.pt"))
+    assert r.returncode == 2 and "labels.jsonl: missing" in r.stderr
+    write_jsonl(sess / "labels.jsonl", [{"start": 0.5, "end": 1.0, "intent": "HassTurnOn"},
+                                        {"start": 2.0, "end": 3.0, "intent": "HassFlyToTheMoon"}])
+    r = launch("train", str(sess), "--out", str(tmp_path / "m.pt"))
+    err = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(err) == 1
+    assert "labels.jsonl:2: intent 'HassFlyToTheMoon' is not one the model knows" in err[0]
+    assert not (tmp_path / "m.pt").exists()
+
+
 # -- demo -------------------------------------------------------------------------------
 def test_demo_headless_runs_end_to_end(tmp_path):
     r = launch("demo", "--config", live_config(tmp_path), "--headless", "--speed", "max")
