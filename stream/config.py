@@ -32,6 +32,7 @@ class VideoConfig:
     face_threshold: float = 0.6
     facing_max_yaw: float = 0.35  # |nose offset| / eye distance still counted as facing
     mouth_landmarks: bool = True  # face-mesh lip distance for mouth activity
+    batch: int = 8  # frames per embedding batch on a GPU in a max-speed replay
 
 
 @dataclass

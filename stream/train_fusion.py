@@ -82,8 +82,12 @@ def check_labels(root: Path, intents: list[str]) -> list[dict]:
 
 
 def session_examples(root: Path, intents: list[str], window_s: float = 2.0, hop_s: float = 0.2,
-                     grid_every: int = 1) -> list[Example]:
-    """Training windows of one session (from ``features/``) with their targets."""
+                     text_every: int = 1, other_every: int = 1) -> list[Example]:
+    """Training windows of one session (from ``features/``) with their targets.
+
+    Neighbouring grid windows overlap by 90 %: ``text_every``/``other_every`` keep
+    one in N of the grid windows with/without text (event windows are always kept).
+    """
     sess = Session(root)
     spans = check_labels(root, intents)
     typed_t = [e["t"] for e in sess.text_events() if e.get("source") == "typed"]
@@ -101,7 +105,8 @@ def session_examples(root: Path, intents: list[str], window_s: float = 2.0, hop_
     out = []
     for k, w in enumerate(al.poll(0)):
         intent, addressed = _targets(w, spans, typed_spans)
-        if grid_every > 1 and not w.event and not w.items.get("text") and k % grid_every:
+        every = text_every if w.items.get("text") else other_every
+        if not w.event and k % every:
             continue
         out.append(Example(_trim(window_arrays(w, win_ns)), intents.index(intent), addressed))
     return out

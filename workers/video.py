@@ -28,7 +28,8 @@ def run(spec: Spec) -> None:
     cues = FaceCues(cfg.video.face_detector, cfg.video.face_threshold,
                     cfg.video.facing_max_yaw, cfg.video.mouth_landmarks)
     embed = ImageEmbedder(device) if cfg.video.embed else None
-    src = open_video(opt["video"], cfg.video, 0, cfg.run.speed or None, cfg.run.replay,
+    speed = cfg.run.speed or None
+    src = open_video(opt["video"], cfg.video, 0, speed, cfg.run.replay,
                      opt.get("start_s", 0.0), opt.get("end_s"))
     src.connect()  # before the handshake: a missing camera fails the start-up, plainly
     if not rt.wait_start():
@@ -44,6 +45,8 @@ def run(spec: Spec) -> None:
     if not cfg.run.replay:
         grab = LatestFrame(src, on_frame=record)  # records every frame, even dropped ones
         grab.start()
+    gpu_batches = device.startswith("cuda") and cfg.run.replay and not speed
+    batch_size = cfg.video.batch if gpu_batches else 1
     n, t_rate = 0, time.monotonic()
     while not rt.stop.is_set():
         rt.tick()
@@ -63,22 +66,32 @@ def run(spec: Spec) -> None:
                     break
                 continue
             frame, t, cap_ns = item
+            batch = [(frame, t, cap_ns)]
         else:
-            item = src.read()
-            if item is None:
+            # Replay reads every frame; at max speed on a GPU, several at once (one batch).
+            batch = []
+            for _ in range(batch_size):
+                item = src.read()
+                if item is None:
+                    break
+                record(*item)
+                batch.append((*item, now_ns()))
+            if not batch:
                 break
-            (frame, t), cap_ns = item, now_ns()
-            record(frame, t)
         enc0 = now_ns()
-        c = cues(frame)
-        parts = [c] + ([embed([frame])[0]] if embed is not None else [])
+        frames = [b[0] for b in batch]
+        cue_rows = [cues(f) for f in frames]
+        embs = embed(frames) if embed is not None else [None] * len(frames)
         enc1 = now_ns()
         period = int(1e9 / max(src.fps, 1.0))
-        rt.publish("video", t, t + period, parts,
-                   meta={"parts": ["cues", "embedding"][:len(parts)]},
-                   stages={"capture": cap_ns, "encode_start": enc0, "encode_end": enc1},
-                   watermark=t + period)
-        n += 1
+        for (_, t, cap_ns), c, e in zip(batch, cue_rows, embs, strict=True):
+            parts = [c] + ([e] if e is not None else [])
+            rt.publish("video", t, t + period, parts,
+                       meta={"parts": ["cues", "embedding"][:len(parts)]},
+                       stages={"capture": cap_ns, "encode_start": enc0, "encode_end": enc1},
+                       watermark=t + period)
+        c = cue_rows[-1]
+        n += len(batch)
         rt.gauges["encode_ms"] = round((enc1 - enc0) / 1e6, 1)
         rt.gauges["face"] = bool(c[0])
         if time.monotonic() - t_rate >= 1.0:
