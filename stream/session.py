@@ -31,7 +31,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import soundfile as sf
 
 FORMAT, VERSION = "stream-session", 1
 SR = 16000
@@ -151,6 +150,8 @@ class AudioWriter:
         self.samples += sum(len(c) for c, _ in chunks)
 
         def job() -> None:
+            import soundfile as sf
+
             name = f"seg_{seg:06d}.wav"
             tmp = self.dir / f"seg_{seg:06d}.part.wav"
             sf.write(tmp, np.concatenate([c for c, _ in chunks]), SR, subtype="PCM_16")
@@ -306,6 +307,8 @@ class Session:
     # Audio --------------------------------------------------------------------
     def audio_runs(self) -> list[tuple[float, np.ndarray]]:
         """Contiguous runs of audio as (start time, samples); dropouts split runs."""
+        import soundfile as sf
+
         runs: list[tuple[float, list[np.ndarray]]] = []
         cache: dict[int, np.ndarray] = {}
         end_t = None
