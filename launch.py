@@ -158,12 +158,15 @@ def run_pipeline(cfg, options: dict, *, headless: bool = False, predictions: str
                 if headless and not quiet:
                     print(f"warning: {e}", file=sys.stderr, flush=True)
             sup.events.clear()
-            if rec_dir is not None and headless and time.monotonic() - last_progress >= 1.0:
+            if rec_dir is not None and time.monotonic() - last_progress >= 1.0:
                 last_progress = time.monotonic()
                 drops = sum(v for h in sup.health.values() for k, v in h.get("stats", {}).items()
                             if "drop" in k or "overflow" in k)
-                print(f"\rrecording {time.monotonic() - t0:6.1f} s  {dir_size(rec_dir) / 1e6:7.2f} MB"
-                      f"  drops {drops}", end="", file=sys.stderr, flush=True)
+                line = (f"{time.monotonic() - t0:6.1f} s  {dir_size(rec_dir) / 1e6:7.2f} MB"
+                        f"  drops {drops}")
+                state.recording = f"{rec_dir}  {line}"
+                if headless:
+                    print(f"\rrecording {line}", end="", file=sys.stderr, flush=True)
             if ended_at is None:
                 timeout = duration and time.monotonic() - t0 >= duration
                 sources_done = sources and all(sup.health.get(s, {}).get("ended") for s in sources)

@@ -30,6 +30,7 @@ class DashState:
         self.typed = ""
         self.health: dict[str, dict] = {}
         self.events: deque[str] = deque(maxlen=4)
+        self.recording = ""  # "DIR 12.3 s 4.5 MB" while recording
 
     def prediction(self, p: dict) -> None:
         with self.lock:
@@ -51,6 +52,7 @@ class DashState:
             timeline = list(self.timeline)
             health = {k: dict(v) for k, v in self.health.items()}
             partial, final, typed, events = self.partial, self.final, self.typed, list(self.events)
+            recording = self.recording
         intent = p.get("intent", "…")
         head = Text()
         head.append(f"{intent}", style="bold magenta" if intent not in ("none", "…") else "bold")
@@ -105,6 +107,8 @@ class DashState:
                        Text(str(note), style=tl_style))
         foot = Text("\n".join(events), style="yellow") if events else Text(
             "type a line + Enter to send text · Ctrl-C quits", style="dim")
+        if recording:
+            foot.append(f"\n● recording {recording}", style="red")
         late = {k: v for k, v in fusion.get("stats", {}).items() if v}
         if late:
             foot.append("\nfusion counts: " + ", ".join(f"{k}={v}" for k, v in sorted(late.items())),

@@ -11,19 +11,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hassil import Intents
-from hassil.expression import (
-    Alternative,
-    Group,
-    ListReference,
-    Permutation,
-    RuleReference,
-    Sequence,
-    TextChunk,
-)
-from hassil.intents import RangeSlotList, TextSlotList, WildcardSlotList
-from hassil.util import normalize_whitespace
+if TYPE_CHECKING:
+    from hassil import Intents
 
 NONE = "none"
 
@@ -51,7 +42,9 @@ class Example:
 
 
 def load() -> Intents:
+    # hassil is imported here, not at the top: predicting needs only NONE and the names.
     import home_assistant_intents
+    from hassil import Intents
 
     return Intents.from_dict(home_assistant_intents.get_intents("en"))
 
@@ -62,6 +55,8 @@ def names(intents: Intents | None = None) -> list[str]:
 
 
 def _slot_lists(intents: Intents) -> dict:
+    from hassil.intents import TextSlotList
+
     lists = dict(intents.slot_lists)
     lists["area"] = TextSlotList.from_strings(AREAS)
     lists["floor"] = TextSlotList.from_strings(FLOORS)
@@ -73,6 +68,17 @@ def _slot_lists(intents: Intents) -> dict:
 
 def _sample(expr, rng: random.Random, lists: dict, rules: dict) -> str:
     """One random sentence from a hassil expression."""
+    from hassil.expression import (
+        Alternative,
+        Group,
+        ListReference,
+        Permutation,
+        RuleReference,
+        Sequence,
+        TextChunk,
+    )
+    from hassil.intents import RangeSlotList, TextSlotList, WildcardSlotList
+
     if isinstance(expr, TextChunk):
         return expr.original_text
     if isinstance(expr, Alternative):
@@ -99,6 +105,8 @@ def _sample(expr, rng: random.Random, lists: dict, rules: dict) -> str:
 
 def corpus(per_template: int = 6, seed: int = 0, intents: Intents | None = None) -> list[Example]:
     """Distinct random sentences, ``per_template`` (at most) from each template."""
+    from hassil.util import normalize_whitespace
+
     intents = intents or load()
     rng = random.Random(seed)
     lists = _slot_lists(intents)
