@@ -477,9 +477,13 @@ def cmd_train(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from stream import intents as hi
+    from stream.fusion_model import TextPrior
     from stream.train_fusion import TrainError, check_labels, session_examples, train
 
     names = hi.names()
+    prior = TextPrior.load(Path(args.text_prior)) if args.text_prior else None
+    if prior is not None and prior.ckpt["intents"] != names:
+        fail(f"{args.text_prior}: its intents differ from the model's")
     train_s = [open_session(p) for p in args.sessions]
     val_s = [open_session(p) for p in (args.val or [])]
     for s in train_s + val_s:
@@ -493,9 +497,9 @@ def cmd_train(args) -> int:
     try:
         # Text-only sessions are many near-identical windows per line: keep fewer.
         tr = [e for s in train_s for e in session_examples(
-            s.root, names, **({"text_every": 4, "other_every": 6} if s.streams == ["text"]
-                              else {"text_every": 1, "other_every": 2}))]
-        va = [e for s in val_s for e in session_examples(s.root, names)]
+            s.root, names, prior=prior, **({"text_every": 4, "other_every": 6} if s.streams == ["text"]
+                                           else {"text_every": 1, "other_every": 2}))]
+        va = [e for s in val_s for e in session_examples(s.root, names, prior=prior)]
     except TrainError as e:
         fail(str(e))
     if not va:  # no validation sessions: hold out every tenth window
@@ -516,7 +520,7 @@ def cmd_train(args) -> int:
 
         t1 = time.monotonic()
         ckpt, _ = train(tr, va, names, mode=args.mode, epochs=args.epochs, patience=args.patience,
-                        seed=args.seed, progress=progress, log=log)
+                        seed=args.seed, progress=progress, log=log, prior=prior)
     ckpt["train_seconds"] = round(time.monotonic() - t1, 1)
     ckpt["train_sessions"] = [str(s.root) for s in train_s]
     ckpt["val_sessions"] = [str(s.root) for s in val_s]
@@ -689,6 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--epochs", type=int, default=20)
     sp.add_argument("--patience", type=int, default=4, help="early stopping")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--text-prior", default=str(Path(__file__).parent / "models" / "intent_baseline.pt"),
+                    help="text classifier whose probabilities are a text feature ('' for none)")
     sp.set_defaults(fn=cmd_train)
 
     sp = sub.add_parser("say", help="send typed text to a running assistant")

@@ -236,7 +236,19 @@ def plan(scale: float) -> dict[str, tuple[int, int, int]]:
 
 
 def build(out: Path, scale: float = 1.0, seed: int = 0, log=print) -> dict:
-    """Write every session of the corpus under ``out/{train,val,test}/``."""
+    """Write every session of the corpus under ``out/{train,val,test}/``.
+
+    Idempotent: a corpus already built with the same seed and scale is kept
+    (with its cached features), so an interrupted ``corpus`` run resumes.
+    """
+    done = out / "corpus.json"
+    if done.is_file():
+        prev = json.loads(done.read_text())
+        if prev.get("seed") == seed and prev.get("scale") == scale and all(
+                (out / split / name / "manifest.json").is_file()
+                for split, entries in prev["splits"].items() for name in entries):
+            log(f"{out}: corpus already built (seed {seed}, scale {scale})")
+            return prev
     sp = splits(seed)
     summary: dict = {"seed": seed, "scale": scale, "splits": {}}
     for split, (n_sess, n_ep, n_typed) in plan(scale).items():

@@ -32,7 +32,34 @@ from .model import Prediction
 
 MODS = ("video", "audio", "text")
 TV, TA, TT = 16, 24, 2  # steps kept per window (uniformly subsampled if more)
-VIDEO_DIM, AUDIO_DIM, TEXT_DIM = 10 + 1280, 1 + 128, 384 + 2
+VIDEO_DIM, AUDIO_DIM, TEXT_DIM = 10 + 1280, 1 + 128, 384 + 2  # text: + the text classifier's probs
+
+
+class TextPrior:
+    """The baseline text intent classifier, as a feature: its probabilities per text.
+
+    It was trained on every training-template sentence (far more text than the
+    sessions hold), so it gives the fusion model a strong prior on *what* was
+    said; fusion learns *whether* it was meant for the assistant.
+    """
+
+    def __init__(self, ckpt: dict) -> None:
+        from .model import TextIntentNet
+
+        self.ckpt = ckpt
+        self.net = TextIntentNet(ckpt["dim"], len(ckpt["intents"]), ckpt["hidden"])
+        self.net.load_state_dict(ckpt["state"])
+        self.net.eval()
+        self.dim = len(ckpt["intents"])
+
+    @staticmethod
+    def load(path: Path) -> TextPrior:
+        return TextPrior(torch.load(path, map_location="cpu", weights_only=False))
+
+    def __call__(self, emb: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return torch.softmax(self.net(torch.from_numpy(np.atleast_2d(emb).astype(np.float32))),
+                                 -1).numpy()
 
 
 @dataclass
@@ -57,7 +84,7 @@ def _keep_last(n: int, k: int) -> np.ndarray:
     return np.round(np.linspace(0, n - 1, k)).astype(int)
 
 
-def window_arrays(w: Window, window_ns: int) -> WindowArrays:
+def window_arrays(w: Window, window_ns: int, prior: TextPrior | None = None) -> WindowArrays:
     """Turn an aligner window into model inputs (the live and replay path)."""
     def stack(items, f, dim):
         return (np.stack([f(it) for it in items]).astype(np.float32) if items
@@ -72,6 +99,9 @@ def window_arrays(w: Window, window_ns: int) -> WindowArrays:
     text = stack(t, lambda it: np.concatenate([it.parts[0], [float(it.meta.get("source") == "typed"),
                                                               (w.end_ns - it.t_end) / window_ns]]),
                  TEXT_DIM)
+    if prior is not None:
+        extra = prior(text[:, :384]) if len(text) else np.zeros((0, prior.dim), np.float32)
+        text = np.concatenate([text, extra], 1).astype(np.float32)
     avail = np.array([w.status.get(m, "missing") != "missing" for m in MODS])
     return WindowArrays(w.end_ns, window_ns, video, np.array([it.t_end for it in v], np.int64),
                         audio, np.array([it.t_end for it in a], np.int64), text,
@@ -82,7 +112,8 @@ def collate(ws: list[WindowArrays], norm: dict[str, np.ndarray]) -> dict[str, to
     """Pad and normalise a list of windows into batch tensors."""
     B = len(ws)
     out: dict[str, torch.Tensor] = {}
-    for name, T, dim in (("video", TV, VIDEO_DIM), ("audio", TA, AUDIO_DIM), ("text", TT, TEXT_DIM)):
+    text_dim = len(norm["text_mean"])
+    for name, T, dim in (("video", TV, VIDEO_DIM), ("audio", TA, AUDIO_DIM), ("text", TT, text_dim)):
         x = np.zeros((B, T, dim), np.float32)
         tt = np.zeros((B, T), np.float32)
         m = np.zeros((B, T), bool)
@@ -110,12 +141,12 @@ def _masked_mean(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
 
 class FusionNet(nn.Module):
     def __init__(self, n_intents: int, mode: str = "intermediate", d: int = 128, layers: int = 2,
-                 heads: int = 4, dropout: float = 0.1) -> None:
+                 heads: int = 4, dropout: float = 0.1, text_dim: int = TEXT_DIM) -> None:
         super().__init__()
         if mode not in ("early", "intermediate", "late"):
             raise ValueError(f"unknown fusion mode {mode!r}")
         self.mode, self.d, self.n_intents = mode, d, n_intents
-        dims = {"video": VIDEO_DIM, "audio": AUDIO_DIM, "text": TEXT_DIM}
+        dims = {"video": VIDEO_DIM, "audio": AUDIO_DIM, "text": text_dim}
         self.proj = nn.ModuleDict({m: nn.Sequential(nn.Linear(dims[m], d), nn.GELU(), nn.Dropout(dropout))
                                    for m in MODS})
         self.mod_emb = nn.Parameter(torch.randn(3, d) * 0.02)
@@ -183,11 +214,12 @@ class FusionModel:
         self.net.load_state_dict({k: v.float() for k, v in ck["state"].items()})
         self.net.eval()
         self.norm = {k: np.asarray(v, np.float32) for k, v in ck["norm"].items()}
+        self.prior = TextPrior(ck["text_prior"]) if ck.get("text_prior") else None
         self.window_ns = int(ck["window_s"] * 1e9)
         self.force_unavailable: set[str] = set()  # ablations: pretend a modality is absent
 
     def predict(self, w: Window) -> Prediction:
-        wa = window_arrays(w, self.window_ns)
+        wa = window_arrays(w, self.window_ns, self.prior)
         for m in self.force_unavailable:
             wa.available[MODS.index(m)] = False
         # The window as is, and with each available modality taken away (occlusion).

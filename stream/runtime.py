@@ -166,7 +166,8 @@ def worker_main(run) -> None:
     from .models import ModelMissing
     from .transport import TransportError
 
-    spec = Spec.loads(sys.argv[1])
+    arg = sys.argv[1]
+    spec = Spec.loads(open(arg[1:]).read() if arg.startswith("@") else arg)
     try:
         run(spec)
     except (DeviceError, ModelMissing, config_mod.ConfigError, TransportError) as e:

@@ -109,7 +109,10 @@ class Supervisor:
         log = self.logdir / f"{name}.log"
         f = open(log, "ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        popen = subprocess.Popen([sys.executable, "-m", f"workers.{name}", self._spec(name).dumps()],
+        # The spec goes in a file: a replay's scripted text can outgrow the argument list.
+        spec = self.logdir / f"{name}.spec.json"
+        spec.write_text(self._spec(name).dumps())
+        popen = subprocess.Popen([sys.executable, "-m", f"workers.{name}", f"@{spec}"],
                                  cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
         f.close()
         self.procs[name] = Proc(name, popen, log, time.monotonic(), restarts)

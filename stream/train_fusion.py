@@ -36,6 +36,8 @@ class Example:
     w: WindowArrays
     intent: int
     addressed: float
+    spoken_command: bool = False  # newest text is addressed speech labelled with a command
+    nobody: bool = False  # every frame shows nobody (a donor of "nobody in view" video)
 
 
 def _trim(wa: WindowArrays) -> WindowArrays:
@@ -82,7 +84,7 @@ def check_labels(root: Path, intents: list[str]) -> list[dict]:
 
 
 def session_examples(root: Path, intents: list[str], window_s: float = 2.0, hop_s: float = 0.2,
-                     text_every: int = 1, other_every: int = 1) -> list[Example]:
+                     text_every: int = 1, other_every: int = 1, prior=None) -> list[Example]:
     """Training windows of one session (from ``features/``) with their targets.
 
     Neighbouring grid windows overlap by 90 %: ``text_every``/``other_every`` keep
@@ -108,7 +110,12 @@ def session_examples(root: Path, intents: list[str], window_s: float = 2.0, hop_
         every = text_every if w.items.get("text") else other_every
         if not w.event and k % every:
             continue
-        out.append(Example(_trim(window_arrays(w, win_ns)), intents.index(intent), addressed))
+        texts = w.items.get("text", [])
+        spoken = bool(texts) and intent != NONE and \
+            max(texts, key=lambda it: it.t_end).meta.get("source") == "asr"
+        wa = _trim(window_arrays(w, win_ns, prior))
+        nobody = len(wa.video) > 0 and not wa.video[:, 0].any()
+        out.append(Example(wa, intents.index(intent), addressed, spoken, nobody))
     return out
 
 
@@ -116,16 +123,25 @@ def norm_stats(examples: list[Example]) -> dict[str, np.ndarray]:
     out = {}
     for name in MODS:
         rows = [getattr(e.w, name) for e in examples if len(getattr(e.w, name))]
-        x = np.concatenate(rows) if rows else np.zeros((1, {"video": 1290, "audio": 129, "text": 386}[name]))
+        dim = getattr(examples[0].w, name).shape[1]
+        x = np.concatenate(rows) if rows else np.zeros((1, dim))
         out[name + "_mean"] = x.mean(0).astype(np.float32)
         out[name + "_std"] = (x.std(0) + 1e-3).astype(np.float32)
     return out
 
 
-def _batch(exs: list[Example], norm, rng: np.random.Generator | None, drop: float):
-    ws = []
+def _batch(exs: list[Example], norm, rng: np.random.Generator | None, drop: float,
+           donors: list[Example] | None = None, swap: float = 0.0):
+    ws, ys, addr = [], [], []
     for e in exs:
-        w = e.w
+        w, y, a = e.w, e.intent, e.addressed
+        if rng is not None and donors and e.spoken_command and rng.random() < swap:
+            # Counterfactual: the same command with nobody in view must give none. Without
+            # this the model learns to recognise the (few) training utterances, not the scene.
+            d = donors[int(rng.integers(len(donors)))].w
+            w = WindowArrays(**{**w.__dict__, "video": d.video,
+                                "video_t": d.video_t - d.end_ns + w.end_ns})
+            y, a = 0, 0.0
         if rng is not None and drop > 0:
             # Modality dropout: the camera or the microphone goes away for this window.
             avail = w.available.copy()
@@ -134,10 +150,9 @@ def _batch(exs: list[Example], norm, rng: np.random.Generator | None, drop: floa
                     avail[i] = False
             w = WindowArrays(**{**w.__dict__, "available": avail})
         ws.append(w)
-    b = collate(ws, norm)
-    y = torch.tensor([e.intent for e in exs])
-    a = torch.tensor([e.addressed for e in exs], dtype=torch.float32)
-    return b, y, a
+        ys.append(y)
+        addr.append(a)
+    return collate(ws, norm), torch.tensor(ys), torch.tensor(addr, dtype=torch.float32)
 
 
 def evaluate(net: FusionNet, exs: list[Example], norm, n_intents: int, bs: int = 256) -> dict:
@@ -165,12 +180,14 @@ def evaluate(net: FusionNet, exs: list[Example], norm, n_intents: int, bs: int =
 
 def train(train_ex: list[Example], val_ex: list[Example], intents: list[str], mode: str = "intermediate",
           epochs: int = 30, patience: int = 5, seed: int = 0, bs: int = 128, lr: float = 1e-3,
-          drop: float = 0.2, progress=None, log=print) -> tuple[dict, dict]:
+          drop: float = 0.2, progress=None, log=print, prior=None,
+          swap: float = 0.3) -> tuple[dict, dict]:
     """Returns (checkpoint dict, history). Deterministic for a seed on the CPU."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     norm = norm_stats(train_ex)
-    net = FusionNet(len(intents), mode)
+    text_dim = len(norm["text_mean"])
+    net = FusionNet(len(intents), mode, text_dim=text_dim)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-2)
     counts = np.bincount([e.intent for e in train_ex], minlength=len(intents)).astype(np.float32)
     # Soften the imbalance (most windows are `none`) without letting rare classes dominate.
@@ -178,6 +195,7 @@ def train(train_ex: list[Example], val_ex: list[Example], intents: list[str], mo
     weights = weights / weights[counts > 0].mean()
     ce, bce = nn.CrossEntropyLoss(weight=weights), nn.BCEWithLogitsLoss()
     best, best_score, bad, history = None, -1.0, 0, []
+    donors = [e for e in train_ex if e.nobody]
     steps = (len(train_ex) + bs - 1) // bs
     for ep in range(epochs):
         t0 = time.perf_counter()
@@ -185,7 +203,8 @@ def train(train_ex: list[Example], val_ex: list[Example], intents: list[str], mo
         order = rng.permutation(len(train_ex))
         total = 0.0
         for k in range(steps):
-            b, y, a = _batch([train_ex[i] for i in order[k * bs:(k + 1) * bs]], norm, rng, drop)
+            b, y, a = _batch([train_ex[i] for i in order[k * bs:(k + 1) * bs]], norm, rng, drop,
+                             donors, swap)
             logits, al = net(b)
             loss = ce(logits, y) + bce(al, a)
             opt.zero_grad()
@@ -211,7 +230,8 @@ def train(train_ex: list[Example], val_ex: list[Example], intents: list[str], mo
                 break
     net.load_state_dict(best)
     ckpt = {"kind": "fusion", "mode": mode, "intents": intents, "window_s": 2.0,
-            "net": {}, "state": best,
+            "net": {"text_dim": text_dim}, "state": best,
+            "text_prior": prior.ckpt if prior is not None else None,
             "norm": {k: v.tolist() for k, v in norm.items()}, "encoders": ENCODERS,
             "seed": seed, "history": history,
             "metrics": {"val": evaluate(net, val_ex, norm, len(intents))}}
