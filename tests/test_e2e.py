@@ -109,7 +109,9 @@ def test_a_killed_worker_is_restarted_and_predictions_go_on(tmp_path):
         seen_missing, seen_back = False, False
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (seen_missing and seen_back):
-            pred = json.loads(p.stdout.readline())
+            line = p.stdout.readline()
+            assert line, f"the launcher stopped: {p.stderr.read()[-2000:]}"
+            pred = json.loads(line)
             if pred["modalities"]["video"] == "missing":
                 seen_missing = True
             elif seen_missing and pred["modalities"]["video"] == "ok":
