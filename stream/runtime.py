@@ -100,6 +100,7 @@ class Runtime:
                 continue
             if cmd == "start" and self.origin_ns is None:
                 self.origin_ns = int(m.meta["origin_ns"])
+                self.last_hb = 0  # tell the supervisor at once
             elif cmd == "end":
                 self.ended = True
             elif cmd == "stop":

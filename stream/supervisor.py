@@ -135,10 +135,12 @@ class Supervisor:
                 raise StartupError(f"workers did not come up in {timeout_s:.0f} s: {', '.join(slow)}"
                                    f" (logs in {self.logdir})")
         self.origin_ns = now_ns() + 50_000_000
-        while not all(self.procs[n].hb.get("started") for n in self.names):
+        # Past this point a worker that dies is restarted by poll(), like any other time:
+        # the first predictions may already be out (and a user may already kill one).
+        while not all(self.procs[n].hb.get("started") or self.procs[n].popen.poll() is not None
+                      for n in self.names):
             self._send("start", origin_ns=self.origin_ns)
             self._pump(0.05)
-            self._check_startup()
         return self.origin_ns
 
     def _ready(self, name: str) -> bool:
