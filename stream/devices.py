@@ -28,46 +28,37 @@ class DeviceError(RuntimeError):
     """A device or media file that cannot be used; the message names it."""
 
 
-class VideoSource(ABC):
-    """``connect`` opens the device or file (before start, so failures surface at once)."""
+class Source(ABC):
+    """``connect`` opens the device or file (before start, so failures surface at once);
+    ``read`` returns the next item or None at the end."""
+
+    origin_ns: int = 0
+
+    def set_origin(self, origin_ns: int) -> None:
+        """Session time zero, known only once the supervisor says start."""
+        self.origin_ns = origin_ns
+        pacer = getattr(self, "pacer", None)
+        if pacer is not None:
+            pacer.start_ns = origin_ns
+
+    @abstractmethod
+    def connect(self) -> None: ...
+
+    @abstractmethod
+    def read(self) -> tuple[np.ndarray, int] | None: ...
+
+    def disconnect(self) -> None:
+        pass
+
+
+class VideoSource(Source):
+    """Yields ``(frame_bgr, capture_ns)``."""
 
     fps: float = 15.0
-    origin_ns: int = 0
-
-    def set_origin(self, origin_ns: int) -> None:
-        """Session time zero, known only once the supervisor says start."""
-        self.origin_ns = origin_ns
-        pacer = getattr(self, "pacer", None)
-        if pacer is not None:
-            pacer.start_ns = origin_ns
-
-    @abstractmethod
-    def connect(self) -> None: ...
-
-    @abstractmethod
-    def read(self) -> tuple[np.ndarray, int] | None: ...
-
-    def disconnect(self) -> None:
-        pass
 
 
-class AudioSource(ABC):
-    origin_ns: int = 0
-
-    def set_origin(self, origin_ns: int) -> None:
-        """Session time zero, known only once the supervisor says start."""
-        self.origin_ns = origin_ns
-        pacer = getattr(self, "pacer", None)
-        if pacer is not None:
-            pacer.start_ns = origin_ns
-    @abstractmethod
-    def connect(self) -> None: ...
-
-    @abstractmethod
-    def read(self) -> tuple[np.ndarray, int] | None: ...
-
-    def disconnect(self) -> None:
-        pass
+class AudioSource(Source):
+    """Yields ``(chunk, first_sample_ns)``, 16 kHz mono float32."""
 
 
 # -- video --------------------------------------------------------------------

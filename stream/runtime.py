@@ -153,6 +153,16 @@ class Runtime:
                 time.sleep(0.02)
         return self.origin_ns is not None
 
+    def end_of_stream(self) -> None:
+        """A source ended: promise nothing more, then idle (heartbeating) until told to stop."""
+        from .align import EOS
+
+        self.ended = True
+        self.publish("wm", EOS, EOS, watermark=EOS)
+        while not self.stop.is_set():
+            self.tick()
+            time.sleep(0.05)
+
     def close(self) -> None:
         self.heartbeat()
         self.pub.close()

@@ -7,12 +7,10 @@ Each message carries the raw chunk too, for the ASR worker.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
 
-from stream.align import EOS
 from stream.audio import SR, AudioEncoder
 from stream.clock import now_ns
 from stream.devices import DeviceError, MicSource, open_audio
@@ -63,14 +61,10 @@ def run(spec: Spec) -> None:
                    watermark=t_end)
         rt.gauges["encode_ms"] = round((enc1 - enc0) / 1e6, 2)
         rt.gauges["vad"] = round(vad, 2)
-    rt.ended = True
-    rt.publish("wm", EOS, EOS, watermark=EOS)
     src.disconnect()
     if rec is not None:
         rec.close()
-    while not rt.stop.is_set():
-        rt.tick()
-        time.sleep(0.05)
+    rt.end_of_stream()
     rt.close()
 
 

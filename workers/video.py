@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 
 from stream import models
-from stream.align import EOS
 from stream.clock import now_ns
 from stream.devices import DeviceError, LatestFrame, open_video
 from stream.runtime import Runtime, Spec, worker_main
@@ -97,18 +96,13 @@ def run(spec: Spec) -> None:
         if time.monotonic() - t_rate >= 1.0:
             rt.gauges["fps"] = round(n / (time.monotonic() - t_rate), 1)
             n, t_rate = 0, time.monotonic()
-    # End of stream: promise nothing more, then idle until told to stop.
-    rt.ended = True
-    rt.publish("wm", EOS, EOS, watermark=EOS)
     if grab is not None:
         grab.close()
     else:
         src.disconnect()
     if rec is not None:
         rec.close()
-    while not rt.stop.is_set():
-        rt.tick()
-        time.sleep(0.05)
+    rt.end_of_stream()
     rt.close()
 
 
