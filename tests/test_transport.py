@@ -9,17 +9,22 @@ from stream.supervisor import free_port
 from stream.transport import Publisher, Subscriber, TransportError
 
 
+def connected(pub: Publisher, sub: Subscriber) -> Message | None:
+    """Wait out the PUB/SUB slow joiner: send probes until one gets through."""
+    for _ in range(100):
+        pub.send(Message("x", 0, 0, 0, 0, topic="x"))
+        if (m := sub.recv(20)) is not None:
+            return m
+    return None
+
+
 @pytest.fixture
 def pubsub():
     ctx = zmq.Context.instance()
     ep = f"tcp://127.0.0.1:{free_port()}"
     pub = Publisher(ctx, ep, hwm=100)
     sub = Subscriber(ctx, [ep], ["x"], hwm=100)
-    # Slow joiner: wait until a probe gets through.
-    for _ in range(100):
-        pub.send(Message("x", 0, 0, 0, 0, topic="x"))
-        if sub.recv(20) is not None:
-            break
+    connected(pub, sub)
     sub.received.clear()
     sub._last_seq.clear()
     yield ctx, pub, sub, ep
@@ -60,10 +65,7 @@ def test_hwm_bounds_the_queue_and_sheds():
     ep = f"tcp://127.0.0.1:{free_port()}"
     pub = Publisher(ctx, ep, hwm=10)
     sub = Subscriber(ctx, [ep], ["x"], hwm=10)
-    for _ in range(100):
-        pub.send(Message("x", 0, 0, 0, 0, topic="x"))
-        if sub.recv(20) is not None:
-            break
+    connected(pub, sub)
     payload = np.zeros(16384, np.float32)
     for seq in range(1, 2001):
         pub.send(Message("x", seq, 0, 0, 0, [payload], topic="x"))
@@ -93,12 +95,7 @@ def test_curve_encrypted_pubsub():
     port = free_port()
     pub = Publisher(ctx, f"tcp://127.0.0.1:{port}", curve=Curve(spub, ssec))
     sub = Subscriber(ctx, [f"tcp://127.0.0.1:{port}"], ["x"], curve=Curve(cpub, csec, spub))
-    got = None
-    for _ in range(100):
-        pub.send(Message("x", 0, 0, 0, 0, topic="x"))
-        got = sub.recv(20)
-        if got:
-            break
+    got = connected(pub, sub)
     assert got is not None and got.stream == "x"
     pub.close()
     sub.close()
