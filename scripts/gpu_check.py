@@ -23,11 +23,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stream import models  # noqa: E402
-from stream.message import Message  # noqa: E402
-from stream.runtime import Spec  # noqa: E402
-from stream.supervisor import free_port  # noqa: E402
-from stream.transport import Publisher, Subscriber  # noqa: E402
+from stream.encoders import weights as models  # noqa: E402
+from stream.core.message import Message  # noqa: E402
+from stream.core.transport import Publisher, Subscriber  # noqa: E402
+from stream.process.runtime import Spec  # noqa: E402
+from stream.process.supervisor import free_port  # noqa: E402
 
 
 def med(fn, n=30, warm=5, sync=False) -> float:
@@ -57,7 +57,7 @@ def frames() -> list[np.ndarray]:
 
 
 def encoders(res: dict) -> None:
-    from stream.vision import ImageEmbedder
+    from stream.encoders.vision import ImageEmbedder
 
     fr = frames()
     res["auto_device"] = models.torch_device("auto")
@@ -72,7 +72,7 @@ def encoders(res: dict) -> None:
 
 
 def fusion(res: dict) -> None:
-    from stream.fusion_model import TA, TT, TV, FusionNet
+    from stream.intent.fusion_net import TA, TT, TV, FusionNet
 
     for dev in ("cpu", "cuda"):
         net = FusionNet(43, "intermediate").to(dev)

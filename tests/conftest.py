@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from stream import testdata  # noqa: E402
+from stream.offline import media as testdata  # noqa: E402
 
 COMMAND = "turn on the kitchen lights"
 

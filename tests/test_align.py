@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from stream.align import EOS, Aligner
-from stream.message import Message
+from stream.core.message import Message
+from stream.fusion.align import EOS, Aligner
 
 MS = 1_000_000
 S = 1000 * MS

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from stream import testdata
-from stream.asr import StreamingAsr
-from stream.audio import SR, AudioEncoder, to_mono_16k
 from stream.config import AsrConfig
+from stream.encoders.asr import StreamingAsr
+from stream.encoders.audio import SR, AudioEncoder, to_mono_16k
+from stream.offline import media as testdata
 
 CHUNK = 1536
 

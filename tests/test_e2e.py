@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.supervisor import free_port
+from stream.process.supervisor import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

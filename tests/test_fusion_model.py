@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from stream.align import Item, Window
-from stream.fusion_model import MODS, TEXT_DIM, VIDEO_DIM, FusionModel, FusionNet, WindowArrays, collate
-from stream.train_fusion import Example, norm_stats, train
-from stream.vision import CUE_NAMES
+from stream.encoders.vision import CUE_NAMES
+from stream.fusion.align import Item, Window
+from stream.intent.fusion_net import MODS, TEXT_DIM, VIDEO_DIM, FusionModel, FusionNet, WindowArrays, collate
+from stream.offline.train_fusion import Example, norm_stats, train
 
 S = 1_000_000_000
 SCENE_FACE = np.random.default_rng(100).random(1280, dtype=np.float32)
@@ -25,7 +25,7 @@ SENTENCES = {
 
 @pytest.fixture(scope="module")
 def text_emb():
-    from stream.text import TextEmbedder
+    from stream.encoders.text import TextEmbedder
 
     e = TextEmbedder()
     return {k: e(v) for k, v in SENTENCES.items()}

@@ -2,7 +2,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from stream.message import Message, MessageError, decode, encode
+from stream.core.message import Message, MessageError, decode, encode
 
 
 def roundtrip(msg: Message) -> Message:

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from stream import models
-from stream.align import Item, Window
-from stream.model import BaselineModel
-from stream.text import TextEmbedder
-from stream.train_text import examples
-from stream.vision import CUE_NAMES
+from stream.encoders import weights as models
+from stream.encoders.text import TextEmbedder
+from stream.encoders.vision import CUE_NAMES
+from stream.fusion.align import Item, Window
+from stream.intent.baseline import BaselineModel
+from stream.offline.train_text import examples
 
 S = 1_000_000_000
 

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from stream import testdata
-from stream.audio import to_mono_16k
-from stream.evaluate import score
-from stream.importer import import_session
-from stream.intents import names
-from stream.session import AudioWriter, Session, VideoWriter, write_manifest
+from stream.encoders.audio import to_mono_16k
+from stream.intent.intent_set import names
+from stream.offline import media as testdata
+from stream.offline.evaluate import score
+from stream.session.format import AudioWriter, Session, VideoWriter, write_manifest
+from stream.session.importer import import_session
 from tests.test_e2e import ROOT, launch, live_config, predictions
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import zmq
 
-from stream.message import Message
-from stream.supervisor import free_port
-from stream.transport import Publisher, Subscriber, TransportError
+from stream.core.message import Message
+from stream.core.transport import Publisher, Subscriber, TransportError
+from stream.process.supervisor import free_port
 
 
 def connected(pub: Publisher, sub: Subscriber) -> Message | None:
@@ -88,7 +88,7 @@ def test_non_loopback_bind_needs_curve():
 
 def test_curve_encrypted_pubsub():
     ctx = zmq.Context.instance()
-    from stream.transport import Curve
+    from stream.core.transport import Curve
 
     spub, ssec = zmq.curve_keypair()
     cpub, csec = zmq.curve_keypair()

@@ -6,8 +6,9 @@ import pytest
 import torch
 import torchvision
 
-from stream import models, testdata
-from stream.vision import CUE_NAMES, FaceCues, ImageEmbedder
+from stream.encoders import weights as models
+from stream.encoders.vision import CUE_NAMES, FaceCues, ImageEmbedder
+from stream.offline import media as testdata
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ the start of the utterance in progress (or the audio's, between turns).
 
 from __future__ import annotations
 
-from stream import models
-from stream.align import EOS
-from stream.asr import StreamingAsr
-from stream.clock import now_ns
-from stream.runtime import Runtime, Spec, worker_main
+from stream.core.clock import now_ns
+from stream.encoders import weights as models
+from stream.encoders.asr import StreamingAsr
+from stream.fusion.align import EOS
+from stream.process.runtime import Runtime, Spec, worker_main
 
 
 def run(spec: Spec) -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import torch
 
-from stream.audio import SR, AudioEncoder
-from stream.clock import now_ns
-from stream.devices import DeviceError, MicSource, open_audio
-from stream.runtime import Runtime, Spec, worker_main
-from stream.session import AudioWriter
+from stream.core.clock import now_ns
+from stream.encoders.audio import SR, AudioEncoder
+from stream.process.runtime import Runtime, Spec, worker_main
+from stream.session.format import AudioWriter
+from stream.sources.devices import DeviceError, MicSource, open_audio
 
 
 def run(spec: Spec) -> None:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import torch
 
-from stream.align import EOS
-from stream.clock import now_ns
-from stream.features import FeatureRecorder
-from stream.fusion import MODALITIES, Fuser
-from stream.model import load_model
-from stream.runtime import Runtime, Spec, worker_main
+from stream.core.clock import now_ns
+from stream.fusion.align import EOS
+from stream.fusion.fuser import MODALITIES, Fuser
+from stream.intent.baseline import load_model
+from stream.process.runtime import Runtime, Spec, worker_main
+from stream.session.features import FeatureRecorder
 
 
 def run(spec: Spec) -> None:

@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 import zmq
 
-from stream import models
-from stream.align import EOS
-from stream.clock import Pacer, now_ns
-from stream.runtime import Runtime, Spec, worker_main
-from stream.session import JsonlWriter
-from stream.text import TextEmbedder
+from stream.core.clock import Pacer, now_ns
+from stream.encoders import weights as models
+from stream.encoders.text import TextEmbedder
+from stream.fusion.align import EOS
+from stream.process.runtime import Runtime, Spec, worker_main
+from stream.session.format import JsonlWriter
 
 TYPED_SLACK_NS = 30_000_000  # a `say` line may take this long to reach us
 

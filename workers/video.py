@@ -11,12 +11,12 @@ from pathlib import Path
 
 import torch
 
-from stream import models
-from stream.clock import now_ns
-from stream.devices import DeviceError, LatestFrame, open_video
-from stream.runtime import Runtime, Spec, worker_main
-from stream.session import VideoWriter
-from stream.vision import FaceCues, ImageEmbedder
+from stream.core.clock import now_ns
+from stream.encoders import weights as models
+from stream.encoders.vision import FaceCues, ImageEmbedder
+from stream.process.runtime import Runtime, Spec, worker_main
+from stream.session.format import VideoWriter
+from stream.sources.devices import DeviceError, LatestFrame, open_video
 
 
 def run(spec: Spec) -> None:

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .intents import NONE  # noqa: E402
+from stream.intent.intent_set import NONE  # noqa: E402
 
 STATUS = {"ok": 0, "stale": 1, "missing": 2}
 STATUS_COLORS = ["#4caf50", "#ffb300", "#e53935"]

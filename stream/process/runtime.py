@@ -22,10 +22,10 @@ from typing import Any
 
 import zmq
 
-from . import config as config_mod
-from .clock import now_ns
-from .message import Message
-from .transport import Publisher, Subscriber
+from stream import config as config_mod
+from stream.core.clock import now_ns
+from stream.core.message import Message
+from stream.core.transport import Publisher, Subscriber
 
 WM_IDLE_NS = 100_000_000  # send a bare watermark when idle this long
 
@@ -155,7 +155,7 @@ class Runtime:
 
     def end_of_stream(self) -> None:
         """A source ended: promise nothing more, then idle (heartbeating) until told to stop."""
-        from .align import EOS
+        from stream.fusion.align import EOS
 
         self.ended = True
         self.publish("wm", EOS, EOS, watermark=EOS)
@@ -173,9 +173,9 @@ class Runtime:
 
 def worker_main(run) -> None:
     """Entry point of ``python -m workers.X SPEC_JSON``: errors become one line and exit 2."""
-    from .devices import DeviceError
-    from .models import ModelMissing
-    from .transport import TransportError
+    from stream.core.transport import TransportError
+    from stream.encoders.weights import ModelMissing
+    from stream.sources.devices import DeviceError
 
     arg = sys.argv[1]
     spec = Spec.loads(open(arg[1:]).read() if arg.startswith("@") else arg)

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .align import Window
-from .intents import NONE
-from .vision import CUE_NAMES
+from stream.encoders.vision import CUE_NAMES
+from stream.fusion.align import Window
+from stream.intent.intent_set import NONE
 
 PRESENT, FACING, MOUTH_ACT = CUE_NAMES.index("present"), CUE_NAMES.index("facing"), \
     CUE_NAMES.index("mouth_activity")
@@ -128,7 +128,7 @@ class BaselineModel:
 
 def load_model(path: str, **kw) -> IntentModel:
     """A checkpoint by path; empty: the shipped learned fusion model (or the baseline)."""
-    from . import models
+    from stream.encoders import weights as models
 
     p = Path(path) if path else models.default_intent_model()
     if not p.is_file():
@@ -138,7 +138,7 @@ def load_model(path: str, **kw) -> IntentModel:
     except Exception as e:  # noqa: BLE001 - any unreadable file
         raise models.ModelMissing(f"{p}: not a readable model checkpoint ({e})") from None
     if kind == "fusion":
-        from .fusion_model import FusionModel
+        from stream.intent.fusion_net import FusionModel
 
         return FusionModel(p)
     return BaselineModel(p, **kw)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import models
+from stream.encoders import weights as models
 
 
 @dataclass

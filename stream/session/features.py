@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .align import EOS
-from .config import Config
-from .fusion import Fuser
-from .message import Message
+from stream.config import Config
+from stream.core.message import Message
+from stream.fusion.align import EOS
+from stream.fusion.fuser import Fuser
 
 # Bump when an encoder or what it outputs changes: older caches are then ignored.
 ENCODERS = {

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import models
-from .audio import SR
-from .config import AsrConfig
+from stream.config import AsrConfig
+from stream.encoders import weights as models
+from stream.encoders.audio import SR
 
 
 @dataclass

@@ -6,10 +6,10 @@ from cached features, so both give the same predictions.
 
 from __future__ import annotations
 
-from .align import EOS, Aligner, Window
-from .config import Config
-from .message import Message
-from .model import IntentModel, Prediction, load_model
+from stream.config import Config
+from stream.core.message import Message
+from stream.fusion.align import EOS, Aligner, Window
+from stream.intent.baseline import IntentModel, Prediction, load_model
 
 MODALITIES = ("video", "audio", "text")
 

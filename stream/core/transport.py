@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 
 import zmq
 
-from .clock import now_ns
-from .message import Message, MessageError, decode, encode
+from stream.core.clock import now_ns
+from stream.core.message import Message, MessageError, decode, encode
 
 
 class TransportError(RuntimeError):

@@ -20,11 +20,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from .align import EOS, Aligner, Window
-from .features import ENCODERS, load_messages
-from .fusion_model import MODS, TA, TT, TV, FusionNet, WindowArrays, _keep_last, collate, window_arrays
-from .intents import NONE
-from .session import Session
+from stream.fusion.align import EOS, Aligner, Window
+from stream.intent.fusion_net import (
+    MODS,
+    TA,
+    TT,
+    TV,
+    FusionNet,
+    WindowArrays,
+    _keep_last,
+    collate,
+    window_arrays,
+)
+from stream.intent.intent_set import NONE
+from stream.session.features import ENCODERS, load_messages
+from stream.session.format import Session
 
 
 class TrainError(ValueError):

@@ -15,7 +15,7 @@ from collections import Counter
 
 import numpy as np
 
-from .intents import NONE
+from stream.intent.intent_set import NONE
 
 
 def label_at(spans: list[dict], t: float) -> str:

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .clock import now_ns as _wall_ns
-from .message import Message
+from stream.core.clock import now_ns as _wall_ns
+from stream.core.message import Message
 
 EOS = 2**62  # watermark meaning "this stream has ended"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import models
+from stream.encoders import weights as models
 
 
 class TextEmbedder:

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .audio import SR, to_mono_16k
-from .clock import Pacer, now_ns
+from stream.core.clock import Pacer, now_ns
+from stream.encoders.audio import SR, to_mono_16k
 
 
 class DeviceError(RuntimeError):
@@ -383,7 +383,7 @@ class SessionVideoSource(VideoSource):
 
     def __init__(self, root: str, origin_ns: int, speed: float | None, loop: bool = False,
                  start_s: float = 0.0, end_s: float | None = None) -> None:
-        from .session import Session
+        from stream.session.format import Session
 
         self.session = Session(root)
         self.origin_ns, self.loop, self.start_s, self.end_s = origin_ns, loop, start_s, end_s
@@ -414,7 +414,7 @@ class SessionAudioSource(AudioSource):
 
     def __init__(self, root: str, chunk: int, origin_ns: int, speed: float | None,
                  loop: bool = False, start_s: float = 0.0, end_s: float | None = None) -> None:
-        from .session import Session
+        from stream.session.format import Session
 
         self.session = Session(root)
         self.chunk, self.origin_ns, self.loop = chunk, origin_ns, loop

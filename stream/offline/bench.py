@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import testdata
-from .clock import now_ns
+from stream.core.clock import now_ns
+from stream.offline import media as testdata
 
 WANT = {"turn on the kitchen lights": "HassTurnOn", "set a timer for five minutes": "HassStartTimer",
         "what is the weather like today": "HassGetWeather", "turn off the bedroom lights": "HassTurnOff",
@@ -55,8 +55,8 @@ def timeit(fn, n: int, warm: int = 3) -> dict:
 _PUBLISHER = r"""
 import sys, time, numpy as np, zmq
 sys.path.insert(0, sys.argv[1])
-from stream.message import Message
-from stream.transport import Publisher
+from stream.core.message import Message
+from stream.core.transport import Publisher
 ctx = zmq.Context.instance()
 pub = Publisher(ctx, sys.argv[2], hwm=0)
 size, n = int(sys.argv[3]), int(sys.argv[4])
@@ -73,11 +73,11 @@ time.sleep(0.5)
 def bench_transport(n: int) -> dict:
     import zmq
 
-    from .supervisor import free_port
-    from .transport import Subscriber
+    from stream.core.transport import Subscriber
+    from stream.process.supervisor import free_port
 
     out = {}
-    repo = str(Path(__file__).resolve().parent.parent)
+    repo = str(Path(__file__).resolve().parents[2])
     for label, size in (("1KB", 1024), ("1MB", 1 << 20)):
         ep = f"tcp://127.0.0.1:{free_port()}"
         sub = Subscriber(zmq.Context.instance(), [ep], ["b"], hwm=0)
@@ -99,12 +99,12 @@ def bench_encoders(n: int) -> dict:
     import cv2
     import torch
 
-    from .asr import StreamingAsr
-    from .audio import SR, AudioEncoder, to_mono_16k
-    from .config import AsrConfig
-    from .model import load_model
-    from .text import TextEmbedder
-    from .vision import FaceCues, ImageEmbedder
+    from stream.config import AsrConfig
+    from stream.encoders.asr import StreamingAsr
+    from stream.encoders.audio import SR, AudioEncoder, to_mono_16k
+    from stream.encoders.text import TextEmbedder
+    from stream.encoders.vision import FaceCues, ImageEmbedder
+    from stream.intent.baseline import load_model
 
     torch.set_num_threads(1)
     frames = [cv2.resize(f, (320, 240)) for f in testdata.read_video(testdata.carphone_path())]
@@ -129,7 +129,7 @@ def bench_encoders(n: int) -> dict:
     out["asr_final_ms_per_utterance"] = timeit(utterance, max(5, n // 10), warm=1)
     out["asr_utterance_s"] = round(len(x) / SR, 2)
 
-    from .align import Item, Window
+    from stream.fusion.align import Item, Window
     model = load_model("")
     e = te([COMMANDS[0]])[0]
     S = 1_000_000_000
@@ -150,7 +150,7 @@ def _media(d: Path, n_commands: int) -> tuple[Path, Path, list[tuple[float, str]
     import cv2
     import soundfile as sf
 
-    from .audio import SR, to_mono_16k
+    from stream.encoders.audio import SR, to_mono_16k
 
     frames = [cv2.resize(f, (320, 240)) for f in testdata.read_video(testdata.carphone_path())[::2]]
     video = d / "face_320x240_15fps.mp4"
@@ -172,9 +172,9 @@ def _media(d: Path, n_commands: int) -> tuple[Path, Path, list[tuple[float, str]
 def bench_pipeline(n_commands: int, n_typed: int) -> dict:
     import zmq
 
-    from . import config as config_mod
-    from .supervisor import Supervisor
-    from .transport import Subscriber
+    from stream import config as config_mod
+    from stream.core.transport import Subscriber
+    from stream.process.supervisor import Supervisor
 
     with tempfile.TemporaryDirectory() as d:
         video, wav, ends = _media(Path(d), n_commands)
@@ -240,11 +240,11 @@ def _run_until_done(sup) -> float:
 def bench_sessions(record_s: float) -> dict:
     import shutil
 
-    from . import config as config_mod
-    from .features import fusion_replay
-    from .models import REPO
-    from .session import Session, write_manifest
-    from .supervisor import Supervisor
+    from stream import config as config_mod
+    from stream.encoders.weights import REPO
+    from stream.process.supervisor import Supervisor
+    from stream.session.features import fusion_replay
+    from stream.session.format import Session, write_manifest
 
     out: dict = {}
     with tempfile.TemporaryDirectory() as d:

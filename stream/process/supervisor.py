@@ -24,13 +24,13 @@ from typing import Any
 
 import zmq
 
-from .clock import now_ns
-from .config import Config
-from .message import Message
-from .runtime import Spec
-from .transport import Publisher, Subscriber
+from stream.config import Config
+from stream.core.clock import now_ns
+from stream.core.message import Message
+from stream.core.transport import Publisher, Subscriber
+from stream.process.runtime import Spec
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # worker -> the workers it listens to
 GRAPH = {"video": [], "audio": [], "asr": ["audio"], "text": ["asr"],

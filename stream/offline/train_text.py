@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import intents as hi
-from .model import TextIntentNet
+from stream.intent import intent_set as hi
+from stream.intent.baseline import TextIntentNet
 
 # Speech nobody addresses to the assistant: small talk, TV, asides.
 SMALL_TALK = [
@@ -64,7 +64,7 @@ def examples(seed: int = 0, per_template: int = 6) -> tuple[list[hi.Example], li
 
 
 def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=print) -> dict:
-    from .text import TextEmbedder
+    from stream.encoders.text import TextEmbedder
 
     torch.manual_seed(seed)
     labels = hi.names()

@@ -35,11 +35,11 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-from . import intents as hi
-from . import testdata
-from .audio import SR, to_mono_16k
-from .importer import import_session
-from .train_text import SMALL_TALK
+from stream.encoders.audio import SR, to_mono_16k
+from stream.intent import intent_set as hi
+from stream.offline import media as testdata
+from stream.offline.train_text import SMALL_TALK
+from stream.session.importer import import_session
 
 FPS, W, H = 15, 176, 144
 GAP_S = 2.5

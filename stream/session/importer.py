@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import soundfile as sf
 
-from .audio import to_mono_16k
-from .session import SR, AudioWriter, JsonlWriter, SessionError, VideoWriter, write_manifest
+from stream.encoders.audio import to_mono_16k
+from stream.session.format import SR, AudioWriter, JsonlWriter, SessionError, VideoWriter, write_manifest
 
 CHUNK = 1536
 

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .align import Window
-from .model import Prediction
+from stream.fusion.align import Window
+from stream.intent.baseline import Prediction
 
 MODS = ("video", "audio", "text")
 TV, TA, TT = 16, 24, 2  # steps kept per window (uniformly subsampled if more)
@@ -44,7 +44,7 @@ class TextPrior:
     """
 
     def __init__(self, ckpt: dict) -> None:
-        from .model import TextIntentNet
+        from stream.intent.baseline import TextIntentNet
 
         self.ckpt = ckpt
         self.net = TextIntentNet(ckpt["dim"], len(ckpt["intents"]), ckpt["hidden"])
