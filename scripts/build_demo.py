@@ -22,9 +22,9 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stream.offline import media as testdata  # noqa: E402
 from stream.encoders.audio import SR, to_mono_16k  # noqa: E402
 from stream.intent.intent_set import names  # noqa: E402
+from stream.offline import media as testdata  # noqa: E402
 from stream.session.importer import import_session  # noqa: E402
 
 FPS, W, H = 15, 176, 144

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,10 +22,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stream.app.pipeline import Pipeline  # noqa: E402
+from stream.core.message import EOS  # noqa: E402
+from stream.core.transport import Subscriber  # noqa: E402
 from stream.encoders import weights as models  # noqa: E402
-from stream.core.message import Message  # noqa: E402
-from stream.core.transport import Publisher, Subscriber  # noqa: E402
-from stream.process.runtime import Spec  # noqa: E402
+from stream.process.stage import RunOptions  # noqa: E402
 from stream.process.supervisor import free_port  # noqa: E402
 
 
@@ -72,18 +72,17 @@ def encoders(res: dict) -> None:
 
 
 def fusion(res: dict) -> None:
-    from stream.intent.fusion_net import TA, TT, TV, FusionNet
+    from stream.intent.fusion_net import LEGACY_SPEC, FusionNet
 
     for dev in ("cpu", "cuda"):
-        net = FusionNet(43, "intermediate").to(dev)
+        net = FusionNet(43, {m: s["dim"] for m, s in LEGACY_SPEC.items()}, "intermediate").to(dev)
         B = 256
-        b = {"video": torch.randn(B, TV, 1290), "audio": torch.randn(B, TA, 129),
-             "text": torch.randn(B, TT, 386)}
-        for k in ("video", "audio", "text"):
+        b = {m: torch.randn(B, s["steps"], s["dim"]) for m, s in LEGACY_SPEC.items()}
+        for k in LEGACY_SPEC:
             n = b[k].shape[1]
             b[k + "_t"] = -torch.rand(B, n)
             b[k + "_mask"] = torch.ones(B, n, dtype=torch.bool)
-        b["available"] = torch.ones(B, 3, dtype=torch.bool)
+        b["available"] = torch.ones(B, len(LEGACY_SPEC), dtype=torch.bool)
         b = {k: v.to(dev) for k, v in b.items()}
         y = torch.randint(0, 43, (B,), device=dev)
         opt = torch.optim.AdamW(net.parameters())
@@ -101,41 +100,29 @@ def fusion(res: dict) -> None:
 
 
 def video_worker(res: dict, device: str, speed: float) -> None:
-    """The real video worker process on the demo session; frames/s and capture->features."""
+    """The real video worker (through a Pipeline) on the demo session; frames/s, capture->features."""
+    import zmq
+
     from stream import config
 
     cfg = config.load("live", {"run": {"device": device, "replay": True, "speed": speed},
-                               "video": {"mouth_landmarks": True}})
-    eps = {"video": f"tcp://127.0.0.1:{free_port()}", "control": f"tcp://127.0.0.1:{free_port()}",
-           "say": f"tcp://127.0.0.1:{free_port()}"}
-    import zmq
-
-    ctx = zmq.Context.instance()
-    ctl = Publisher(ctx, eps["control"])
-    sub = Subscriber(ctx, [eps["video"]], ["video", "hb", "wm"], hwm=0)
-    spec = Spec("video", cfg.to_dict(), eps, {"video": f"session:{ROOT / 'demo' / 'session'}"})
-    p = subprocess.Popen([sys.executable, "-m", "workers.video", spec.dumps()], cwd=ROOT)
+                               "video": {"mouth_landmarks": True}, "net": {"say_port": free_port()}})
+    pipe = Pipeline(cfg, RunOptions(sources={"video": f"session:{ROOT / 'demo' / 'session'}"},
+                                    scripted=True), [])
+    pipe.start()
+    sub = Subscriber(zmq.Context.instance(), [pipe.sup.endpoints["video"]], ["video", "wm"], hwm=0)
     try:
         t_end = time.monotonic() + 120
-        while time.monotonic() < t_end and sub.recv(100) is None:
-            if p.poll() is not None:
-                raise RuntimeError(f"video worker exited with {p.returncode}")
-        origin = time.monotonic_ns() + 50_000_000
         lat, n, t0 = [], 0, None
-        while time.monotonic() < t_end:
-            ctl.send(Message("control", 0, 0, 0, 0, meta={"cmd": "start", "to": "*", "origin_ns": origin},
-                             topic="ctl"))
-            m = sub.recv(50)
-            if m is None:
-                if p.poll() is not None:
-                    raise RuntimeError(f"video worker exited with {p.returncode}")
-                continue
-            if m.topic == "video":
-                t0 = t0 or time.monotonic()
-                n += 1
-                lat.append((m.stages["receive"] - m.stages["capture"]) / 1e6)
-            if m.watermark >= 2**62:
-                break
+        while time.monotonic() < t_end and not pipe.finished:
+            pipe.step(0.01)
+            while (m := sub.recv(0)) is not None:
+                if m.topic == "video":
+                    t0 = t0 or time.monotonic()
+                    n += 1
+                    lat.append((m.stages["receive"] - m.stages["capture"]) / 1e6)
+                if m.watermark >= EOS:
+                    t_end = 0
         took = time.monotonic() - (t0 or time.monotonic())
         key = f"video_worker_{device}_{'max' if not speed else f'{speed:g}x'}"
         res[key + "_fps"] = round(n / max(took, 1e-9), 1)
@@ -143,9 +130,7 @@ def video_worker(res: dict, device: str, speed: float) -> None:
         res[key + "_capture_to_features_ms_p95"] = round(float(np.percentile(lat, 95)), 2) if lat else None
         res[key + "_frames"] = n
     finally:
-        p.terminate()
-        p.wait(5)
-        ctl.close()
+        pipe.stop()
         sub.close()
 
 

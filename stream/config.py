@@ -11,12 +11,15 @@ import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from stream.errors import StreamError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+FusionMode = Literal["early", "intermediate", "late"]
 
 
-class ConfigError(ValueError):
+class ConfigError(StreamError, ValueError):
     pass
 
 
@@ -28,7 +31,7 @@ class VideoConfig:
     fps: float = 15.0
     loop: bool = False
     embed: bool = True  # MobileNetV2 image embedding
-    face_detector: str = "blazeface"  # "blazeface" or "haar"
+    face_detector: Literal["blazeface", "haar"] = "blazeface"
     face_threshold: float = 0.6
     facing_max_yaw: float = 0.35  # |nose offset| / eye distance still counted as facing
     mouth_landmarks: bool = True  # face-mesh lip distance for mouth activity
@@ -83,13 +86,14 @@ class NetConfig:
 
 @dataclass
 class RunConfig:
-    device: str = "auto"  # "auto", "cpu" or "cuda"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     torch_threads: int = 1
     heartbeat_s: float = 0.5
     silent_restart_s: float = 10.0  # restart a worker silent this long
     replay: bool = False  # windows close on watermarks only (deterministic)
     speed: float = 1.0  # media pacing; 0 means as fast as possible
     duration_s: float = 0.0  # 0: until the sources end or Ctrl-C
+    plugins: list[str] = field(default_factory=list)  # modules that register more modalities
 
 
 @dataclass
@@ -115,6 +119,11 @@ def _check(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         return [_check(v, inner, where) for v in value]
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{where}: must be one of {', '.join(map(repr, typing.get_args(tp)))}, "
+                              f"got {value!r}")
+        return value
     if origin in (types.UnionType, typing.Union):
         for t in typing.get_args(tp):
             try:
@@ -171,6 +180,16 @@ def load(name_or_path: str | None = None, overrides: dict[str, Any] | None = Non
     return cfg
 
 
+def modality_names(cfg: Config, where: str) -> list[str]:
+    """The registered modalities, with ``run.plugins`` imported (a bad plugin names the field)."""
+    from stream.modalities.registry import names
+
+    try:
+        return names(cfg)
+    except StreamError as e:
+        raise ConfigError(f"{where}: field {str(e)}") from None
+
+
 def validate(cfg: Config, where: str) -> None:
     def bad(field_name: str, why: str) -> None:
         raise ConfigError(f"{where}: field {field_name!r} {why}")
@@ -179,18 +198,15 @@ def validate(cfg: Config, where: str) -> None:
         bad("video.fps", "must be positive")
     if cfg.video.width < 32 or cfg.video.height < 32:
         bad("video.width/height", "must be at least 32")
-    if cfg.video.face_detector not in ("blazeface", "haar"):
-        bad("video.face_detector", "must be 'blazeface' or 'haar'")
     if cfg.audio.sample_rate != 16000:
         bad("audio.sample_rate", "must be 16000 (the models' rate; inputs are resampled)")
     if cfg.audio.chunk_ms % 32:
         bad("audio.chunk_ms", "must be a multiple of 32 (silero VAD frames)")
     if not 0 < cfg.fusion.hop_s <= cfg.fusion.window_s:
         bad("fusion.hop_s", "must be positive and at most fusion.window_s")
+    known = modality_names(cfg, where)
     for s in cfg.fusion.require:
-        if s not in ("video", "audio", "text"):
-            bad("fusion.require", f"has unknown stream {s!r}")
-    if cfg.run.device not in ("auto", "cpu", "cuda"):
-        bad("run.device", "must be auto, cpu or cuda")
+        if s not in known:
+            bad("fusion.require", f"has unknown stream {s!r} (known: {', '.join(known)})")
     if cfg.run.speed < 0:
         bad("run.speed", "must be >= 0")

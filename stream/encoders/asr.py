@@ -29,12 +29,15 @@ class Transcript:
 
 
 class StreamingAsr:
-    def __init__(self, cfg: AsrConfig, device: str = "cpu", cpu_threads: int = 2) -> None:
-        from faster_whisper import WhisperModel
+    def __init__(self, cfg: AsrConfig, device: str = "cpu", cpu_threads: int = 2, model=None) -> None:
+        """``model``: anything with faster-whisper's ``transcribe`` (tests pass a scripted one)."""
+        if model is None:
+            from faster_whisper import WhisperModel
 
-        compute = "float16" if device.startswith("cuda") else "int8"
-        self.model = WhisperModel(str(models.whisper_tiny_en()), device=device.split(":")[0],
-                                  compute_type=compute, cpu_threads=cpu_threads)
+            compute = "float16" if device.startswith("cuda") else "int8"
+            model = WhisperModel(str(models.whisper_tiny_en()), device=device.split(":")[0],
+                                 compute_type=compute, cpu_threads=cpu_threads)
+        self.model = model
         self.cfg = cfg
         self._reset()
         self._pre: list[tuple[np.ndarray, int]] = []  # one chunk of pre-roll before onset

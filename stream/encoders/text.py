@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from stream.encoders import weights as models
+from stream.modalities.text import EMBED_DIM
 
 
 class TextEmbedder:
-    dim = 384
+    dim = EMBED_DIM
 
     def __init__(self, device: str = "cpu", max_len: int = 64) -> None:
         import torch

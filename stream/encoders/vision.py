@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from stream.encoders import weights as models
+from stream.modalities.video import CUE_NAMES, EMBED_DIM
 
 
 @dataclass
@@ -158,11 +159,6 @@ class FaceMesh:
         return float(gap / face_h)
 
 
-# Per-frame face cue vector published by the video worker (order matters).
-CUE_NAMES = ("present", "score", "x0", "y0", "x1", "y1", "facing", "yaw", "mouth_open",
-             "mouth_activity")
-
-
 class FaceCues:
     """Face present / box / facing / mouth activity for a stream of frames."""
 
@@ -194,7 +190,7 @@ class ImageEmbedder:
     On CUDA it runs in fp16 and takes batches; on the CPU fp32, one code path.
     """
 
-    dim = 1280
+    dim = EMBED_DIM
 
     def __init__(self, device: str = "cpu", size: int = 224) -> None:
         import torch

@@ -11,6 +11,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+from stream.errors import StreamError
+
 # Belt and braces: no library may reach for a hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -18,8 +20,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[2]
 
 
-class ModelMissing(RuntimeError):
-    pass
+class ModelMissing(StreamError, RuntimeError):
+    """A model package, weight file or checkpoint that is missing or unusable."""
 
 
 def _local(name: str) -> Path | None:

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from stream.core.clock import now_ns as _wall_ns
-from stream.core.message import Message
+from stream.core.message import EOS, Message
 
-EOS = 2**62  # watermark meaning "this stream has ended"
+__all__ = ["EOS", "Aligner", "Item", "Window"]
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Item:
 
     t_start: int
     t_end: int
-    parts: list[np.ndarray]
+    parts: dict[str, np.ndarray]
     meta: dict[str, Any]
     capture_ns: int  # wall (monotonic) time the newest input was captured
 
@@ -57,8 +57,10 @@ class _Pending:
 class Aligner:
     def __init__(self, streams: list[str], required: list[str], window_ns: int, hop_ns: int,
                  origin_ns: int, deadline_ns: int | None, stale_ns: int = 500_000_000,
-                 slack_ns: int = 150_000_000, event_deadline_ns: int = 50_000_000) -> None:
+                 slack_ns: int = 150_000_000, event_deadline_ns: int = 50_000_000,
+                 instants: tuple[str, ...] = ()) -> None:
         self.streams = list(streams)
+        self.instants = set(instants)  # items that count while their end lies in the window
         self.required = [s for s in required if s in self.streams]
         self.window_ns, self.hop_ns, self.origin_ns = window_ns, hop_ns, origin_ns
         self.deadline_ns, self.stale_ns, self.slack_ns = deadline_ns, stale_ns, slack_ns
@@ -160,7 +162,7 @@ class Aligner:
         items = {}
         newest = 0
         for s, buf in self.buf.items():
-            if s == "text":  # text events count while their end lies in the window
+            if s in self.instants:
                 sel = [it for it in buf if start < it.t_end <= end]
             else:
                 sel = [it for it in buf if it.t_end > start and it.t_start < end]

@@ -1,17 +1,20 @@
-"""Fusion as one object: align windows, run the intent model, shape predictions.
+"""Fusion as one object: check and align the streams, run the intent model, shape predictions.
 
-Used by the fusion worker (live and replay) and by the fusion-only replay
-from cached features, so both give the same predictions.
+Used by the fusion stage (live and replay) and by the fusion-only replay from
+cached features, so both give the same predictions. Every received message is
+checked against its stream's schema (the modality's named parts, dtypes and
+shapes); anything else is counted by reason and dropped.
 """
 
 from __future__ import annotations
 
-from stream.config import Config
-from stream.core.message import Message
-from stream.fusion.align import EOS, Aligner, Window
-from stream.intent.baseline import IntentModel, Prediction, load_model
+import math
 
-MODALITIES = ("video", "audio", "text")
+from stream.config import Config
+from stream.core.message import EOS, Message, Topic
+from stream.fusion.align import Aligner, Window
+from stream.intent.prediction import IntentModel, Prediction
+from stream.modalities.registry import Feature, modalities
 
 
 def prediction_json(p: Prediction, origin_ns: int, latency_ms: float, event: bool) -> dict:
@@ -29,35 +32,62 @@ def prediction_json(p: Prediction, origin_ns: int, latency_ms: float, event: boo
     }
 
 
+def schema_problem(m: Message, schema: dict[str, Feature]) -> str | None:
+    """Why a data message does not match its stream's schema (None if it does)."""
+    for name, f in schema.items():
+        x = m.parts.get(name)
+        if x is None:
+            if not (f.optional or not f.cache):  # an uncached part is the live path's only
+                return "missing_part"
+            continue
+        if x.dtype.name != f.dtype or tuple(x.shape) != f.shape:
+            return "bad_shape"
+    if set(m.parts) - set(schema):
+        return "unknown_part"
+    return None
+
+
 class Fuser:
-    def __init__(self, cfg: Config, streams: list[str], origin_ns: int, start_s: float = 0.0,
-                 model: IntentModel | None = None) -> None:
+    def __init__(self, cfg: Config, streams: list[str], origin_ns: int, model: IntentModel,
+                 start_s: float = 0.0) -> None:
         f = cfg.fusion
-        self.model = model or load_model(f.model, intent_threshold=f.intent_threshold,
-                                         addressed_threshold=f.addressed_threshold,
-                                         speech_threshold=cfg.asr.speech_threshold)
-        self.streams = [s for s in MODALITIES if s in streams]
+        self.model = model
+        self.known = [m.name for m in modalities(cfg)]
+        mods = [m for m in modalities(cfg) if m.name in streams]
+        self.streams = [m.name for m in mods]
+        self.schemas = {m.name: m.parts(cfg) for m in mods}
+        self.events = {m.name for m in mods if m.events}
         # Replay: every stream present is required and only watermarks close windows.
         required = self.streams if cfg.run.replay else f.require
         self.origin_ns = origin_ns
         self.aligner = Aligner(self.streams, required, int(f.window_s * 1e9), int(f.hop_s * 1e9),
                                origin_ns + int(start_s * 1e9),
                                None if cfg.run.replay else f.deadline_ms * 1_000_000,
-                               f.stale_ms * 1_000_000)
+                               f.stale_ms * 1_000_000, instants=tuple(self.events))
 
     def add(self, m: Message, now_ns: int) -> None:
-        if m.topic == "wm":
+        if m.topic == Topic.WATERMARK:
             self.aligner.advance(m.stream, m.watermark)
-        elif self.aligner.add(m) and m.stream == "text":
+            return
+        schema = self.schemas.get(m.stream)
+        why = "unknown_stream" if schema is None else schema_problem(m, schema)
+        if why is not None:
+            self.aligner.counts[f"{m.stream}.{why}"] += 1
+            return
+        if self.aligner.add(m) and m.stream in self.events:
             self.aligner.trigger(m.t_end, now_ns)
 
     def advance(self, stream: str, watermark: int) -> None:
         self.aligner.advance(stream, watermark)
 
-    def predict(self, w: Window, published_ns: int | None) -> dict:
+    def predict(self, w: Window, published_ns: int | None) -> dict | None:
+        """The window's prediction; None (counted) if the model's scores are not finite."""
         p = self.model.predict(w)
-        for s in MODALITIES:
+        for s in self.known:
             p.modalities.setdefault(s, "missing")
+        if not (math.isfinite(p.confidence) and math.isfinite(p.addressed)):
+            self.aligner.counts["fusion.nonfinite_prediction"] += 1
+            return None
         latency = (published_ns - w.newest_capture_ns) / 1e6 \
             if (published_ns and w.newest_capture_ns) else 0.0
         return prediction_json(p, self.origin_ns, latency, w.event)

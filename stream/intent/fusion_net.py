@@ -1,7 +1,10 @@
 """The learned multimodal fusion model (early, intermediate or late fusion).
 
-Each modality's per-step features are projected to a shared width (128);
-every step is tagged with its modality and its time within the window.
+The network is built from a *feature spec* stored in its checkpoint: per
+modality, the width of one feature step, how many steps a window keeps and
+which ones (see :func:`stream.modalities.registry.step_spec`). Each
+modality's steps are projected to a shared width (128) and tagged with their
+modality and their time within the window.
 
 * ``early``: masked mean of each modality's projected steps, concatenated with
   the stream-availability flags, into one MLP.
@@ -12,117 +15,98 @@ every step is tagged with its modality and its time within the window.
 
 Masks keep missing data out (never zero-filled as if it were data): padded or
 absent steps are masked in attention and in means, and a stream that is down
-is flagged unavailable. Training drops video and audio at random (modality
-dropout) so the model copes when one is gone. Outputs: intent logits
-(``none`` included), an "addressed" logit, and per-prediction modality
-contributions by occlusion (how much the answer changes without each one).
+is flagged unavailable. Outputs: intent logits (``none`` included), an
+"addressed" logit, and per-prediction modality contributions by occlusion
+(how much the answer changes without each one).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import nn
 
+from stream.config import Config
+from stream.encoders.weights import ModelMissing
 from stream.fusion.align import Window
-from stream.intent.baseline import Prediction
+from stream.intent.prediction import Prediction
+from stream.intent.text_classifier import TextPrior
+from stream.modalities.registry import get, step_spec
 
-MODS = ("video", "audio", "text")
-TV, TA, TT = 16, 24, 2  # steps kept per window (uniformly subsampled if more)
-VIDEO_DIM, AUDIO_DIM, TEXT_DIM = 10 + 1280, 1 + 128, 384 + 2  # text: + the text classifier's probs
-
-
-class TextPrior:
-    """The baseline text intent classifier, as a feature: its probabilities per text.
-
-    It was trained on every training-template sentence (far more text than the
-    sessions hold), so it gives the fusion model a strong prior on *what* was
-    said; fusion learns *whether* it was meant for the assistant.
-    """
-
-    def __init__(self, ckpt: dict) -> None:
-        from stream.intent.baseline import TextIntentNet
-
-        self.ckpt = ckpt
-        self.net = TextIntentNet(ckpt["dim"], len(ckpt["intents"]), ckpt["hidden"])
-        self.net.load_state_dict(ckpt["state"])
-        self.net.eval()
-        self.dim = len(ckpt["intents"])
-
-    @staticmethod
-    def load(path: Path) -> TextPrior:
-        return TextPrior(torch.load(path, map_location="cpu", weights_only=False))
-
-    def __call__(self, emb: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return torch.softmax(self.net(torch.from_numpy(np.atleast_2d(emb).astype(np.float32))),
-                                 -1).numpy()
+# Checkpoints written before the spec was stored: the three built-in modalities, in this order.
+LEGACY_SPEC = {"video": {"dim": 10 + 1280, "steps": 16, "keep": "uniform"},
+               "audio": {"dim": 1 + 128, "steps": 24, "keep": "uniform"},
+               "text": {"dim": 384 + 2, "steps": 2, "keep": "newest"}}
 
 
 @dataclass
 class WindowArrays:
-    """One window's inputs: per modality, step features (n, dim) and step end times (n,) in ns."""
+    """One window's inputs: per modality, feature steps (n, dim) and their end times (n,) in ns."""
 
     end_ns: int
     window_ns: int
-    video: np.ndarray
-    video_t: np.ndarray
-    audio: np.ndarray
-    audio_t: np.ndarray
-    text: np.ndarray
-    text_t: np.ndarray
-    available: np.ndarray  # (3,) bool: the stream is up (its data is trustworthy)
+    feats: dict[str, np.ndarray]
+    times: dict[str, np.ndarray]
+    available: np.ndarray  # (modalities,) bool, in the spec's order: the stream is up
+
+    def without(self, i: int) -> WindowArrays:
+        """The same window with modality ``i`` marked unavailable (occlusion, dropout)."""
+        avail = self.available.copy()
+        avail[i] = False
+        return replace(self, available=avail)
 
 
-def _keep_last(n: int, k: int) -> np.ndarray:
-    """Indices of at most ``k`` of ``n`` steps, spread uniformly, always keeping the last."""
+def keep_steps(n: int, k: int, keep: str) -> np.ndarray:
+    """Indices of at most ``k`` of ``n`` steps: spread uniformly (always keeping the last), or
+    the newest ``k``."""
+    if keep == "newest":
+        return np.arange(max(0, n - k), n)
     if n <= k:
         return np.arange(n)
     return np.round(np.linspace(0, n - 1, k)).astype(int)
 
 
-def window_arrays(w: Window, window_ns: int, prior: TextPrior | None = None) -> WindowArrays:
-    """Turn an aligner window into model inputs (the live and replay path)."""
-    def stack(items, f, dim):
-        return (np.stack([f(it) for it in items]).astype(np.float32) if items
-                else np.zeros((0, dim), np.float32))
-
-    v = w.items.get("video", [])
-    a = w.items.get("audio", [])
-    t = w.items.get("text", [])
-    video = stack(v, lambda it: np.concatenate([it.parts[0], it.parts[1] if len(it.parts) > 1
-                                                else np.zeros(1280, np.float32)]), VIDEO_DIM)
-    audio = stack(a, lambda it: np.concatenate([[it.meta.get("vad", 0.0)], it.parts[2]]), AUDIO_DIM)
-    text = stack(t, lambda it: np.concatenate([it.parts[0], [float(it.meta.get("source") == "typed"),
-                                                              (w.end_ns - it.t_end) / window_ns]]),
-                 TEXT_DIM)
-    if prior is not None:
-        extra = prior(text[:, :384]) if len(text) else np.zeros((0, prior.dim), np.float32)
-        text = np.concatenate([text, extra], 1).astype(np.float32)
-    avail = np.array([w.status.get(m, "missing") != "missing" for m in MODS])
-    return WindowArrays(w.end_ns, window_ns, video, np.array([it.t_end for it in v], np.int64),
-                        audio, np.array([it.t_end for it in a], np.int64), text,
-                        np.array([it.t_end for it in t], np.int64), avail)
+def window_arrays(w: Window, spec: dict[str, dict], window_ns: int,
+                  prior: TextPrior | None = None) -> WindowArrays:
+    """Turn an aligner window into model inputs (the live, replay and training path)."""
+    feats, times = {}, {}
+    for name, s in spec.items():
+        items = w.items.get(name, [])
+        own_dim = s["dim"] - (prior.dim if prior is not None and name == prior.modality else 0)
+        step = get(name).step
+        x = (np.stack([step(it, w.end_ns, window_ns) for it in items]).astype(np.float32) if items
+             else np.zeros((0, own_dim), np.float32))
+        if prior is not None and name == prior.modality:
+            extra = prior(x[:, :prior.in_dim]) if len(x) else np.zeros((0, prior.dim), np.float32)
+            x = np.concatenate([x, extra], 1).astype(np.float32)
+        feats[name] = x
+        times[name] = np.array([it.t_end for it in items], np.int64)
+    avail = np.array([w.status.get(m, "missing") != "missing" for m in spec])
+    return WindowArrays(w.end_ns, window_ns, feats, times, avail)
 
 
-def collate(ws: list[WindowArrays], norm: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+def trim(wa: WindowArrays, spec: dict[str, dict]) -> WindowArrays:
+    """Keep only the steps the model will see (bounded memory per training window)."""
+    idx = {m: keep_steps(len(wa.feats[m]), s["steps"], s["keep"]) for m, s in spec.items()}
+    return replace(wa, feats={m: wa.feats[m][i] for m, i in idx.items()},
+                   times={m: wa.times[m][i] for m, i in idx.items()})
+
+
+def collate(ws: list[WindowArrays], norm: dict[str, np.ndarray],
+            spec: dict[str, dict]) -> dict[str, torch.Tensor]:
     """Pad and normalise a list of windows into batch tensors."""
     B = len(ws)
     out: dict[str, torch.Tensor] = {}
-    text_dim = len(norm["text_mean"])
-    for name, T, dim in (("video", TV, VIDEO_DIM), ("audio", TA, AUDIO_DIM), ("text", TT, text_dim)):
+    for name, s in spec.items():
+        T, dim = s["steps"], s["dim"]
         x = np.zeros((B, T, dim), np.float32)
         tt = np.zeros((B, T), np.float32)
         m = np.zeros((B, T), bool)
         for i, w in enumerate(ws):
-            feats, times = getattr(w, name), getattr(w, name + "_t")
-            if name == "text":
-                idx = np.arange(max(0, len(feats) - T), len(feats))  # the newest texts
-            else:
-                idx = _keep_last(len(feats), T)
+            feats, times = w.feats[name], w.times[name]
+            idx = keep_steps(len(feats), T, s["keep"])
             n = len(idx)
             if n:
                 x[i, :n] = (feats[idx] - norm[name + "_mean"]) / norm[name + "_std"]
@@ -140,20 +124,20 @@ def _masked_mean(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
 
 
 class FusionNet(nn.Module):
-    def __init__(self, n_intents: int, mode: str = "intermediate", d: int = 128, layers: int = 2,
-                 heads: int = 4, dropout: float = 0.1, text_dim: int = TEXT_DIM) -> None:
+    def __init__(self, n_intents: int, dims: dict[str, int], mode: str = "intermediate", d: int = 128,
+                 layers: int = 2, heads: int = 4, dropout: float = 0.1) -> None:
         super().__init__()
         if mode not in ("early", "intermediate", "late"):
             raise ValueError(f"unknown fusion mode {mode!r}")
-        self.mode, self.d, self.n_intents = mode, d, n_intents
-        dims = {"video": VIDEO_DIM, "audio": AUDIO_DIM, "text": text_dim}
+        self.mode, self.d, self.n_intents, self.mods = mode, d, n_intents, list(dims)
+        n = len(self.mods)
         self.proj = nn.ModuleDict({m: nn.Sequential(nn.Linear(dims[m], d), nn.GELU(), nn.Dropout(dropout))
-                                   for m in MODS})
-        self.mod_emb = nn.Parameter(torch.randn(3, d) * 0.02)
+                                   for m in self.mods})
+        self.mod_emb = nn.Parameter(torch.randn(n, d) * 0.02)
         self.time_emb = nn.Linear(1, d)
-        self.avail_emb = nn.Linear(3, d)
+        self.avail_emb = nn.Linear(n, d)
         if mode == "early":
-            self.body = nn.Sequential(nn.Linear(3 * d + 3, 2 * d), nn.GELU(), nn.Dropout(dropout),
+            self.body = nn.Sequential(nn.Linear(n * d + n, 2 * d), nn.GELU(), nn.Dropout(dropout),
                                       nn.Linear(2 * d, d), nn.GELU())
         elif mode == "intermediate":
             self.cls = nn.Parameter(torch.randn(1, 1, d) * 0.02)
@@ -163,8 +147,8 @@ class FusionNet(nn.Module):
             self.norm = nn.LayerNorm(d)
         else:
             self.per_mod = nn.ModuleDict({m: nn.Sequential(nn.Linear(2 * d, d), nn.GELU(),
-                                                           nn.Linear(d, n_intents + 1)) for m in MODS})
-            self.gate = nn.ModuleDict({m: nn.Linear(2 * d, 1) for m in MODS})
+                                                           nn.Linear(d, n_intents + 1)) for m in self.mods})
+            self.gate = nn.ModuleDict({m: nn.Linear(2 * d, 1) for m in self.mods})
         if mode != "late":
             self.intent_head = nn.Linear(d, n_intents)
             self.addressed_head = nn.Linear(d, 1)
@@ -175,42 +159,70 @@ class FusionNet(nn.Module):
 
     def forward(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         avail = b["available"]
-        masks = {m: b[m + "_mask"] & avail[:, i:i + 1] for i, m in enumerate(MODS)}
-        toks = {m: self.tokens(b, m, i) for i, m in enumerate(MODS)}
+        masks = {m: b[m + "_mask"] & avail[:, i:i + 1] for i, m in enumerate(self.mods)}
+        toks = {m: self.tokens(b, m, i) for i, m in enumerate(self.mods)}
         if self.mode == "early":
-            pooled = [_masked_mean(toks[m], masks[m]) for m in MODS]
+            pooled = [_masked_mean(toks[m], masks[m]) for m in self.mods]
             h = self.body(torch.cat([*pooled, avail.float()], -1))
             return self.intent_head(h), self.addressed_head(h).squeeze(-1)
         if self.mode == "intermediate":
             B = avail.shape[0]
             cls = self.cls.expand(B, 1, self.d) + self.avail_emb(avail.float()).unsqueeze(1)
-            x = torch.cat([cls, *(toks[m] for m in MODS)], 1)
-            keep = torch.cat([torch.ones(B, 1, dtype=torch.bool), *(masks[m] for m in MODS)], 1)
+            x = torch.cat([cls, *(toks[m] for m in self.mods)], 1)
+            keep = torch.cat([torch.ones(B, 1, dtype=torch.bool), *(masks[m] for m in self.mods)], 1)
             h = self.norm(self.body(x, src_key_padding_mask=~keep)[:, 0])
             return self.intent_head(h), self.addressed_head(h).squeeze(-1)
         # late: per-modality opinions, gated over what is available
         outs, gates = [], []
-        for i, m in enumerate(MODS):
+        for i, m in enumerate(self.mods):
             pooled = torch.cat([_masked_mean(toks[m], masks[m]),
                                 self.avail_emb(avail.float())], -1)
             outs.append(self.per_mod[m](pooled))
             g = self.gate[m](pooled).squeeze(-1)
             gates.append(g.masked_fill(~avail[:, i], -1e4))
-        w = torch.softmax(torch.stack(gates, -1), -1)  # (B, 3)
+        w = torch.softmax(torch.stack(gates, -1), -1)  # (B, modalities)
         mixed = (torch.stack(outs, 1) * w.unsqueeze(-1)).sum(1)
         return mixed[:, :-1], mixed[:, -1]
 
 
-class FusionModel:
-    """A trained :class:`FusionNet` behind the :class:`~stream.model.IntentModel` interface."""
+def checkpoint_spec(ck: dict) -> dict[str, dict]:
+    """The feature spec a checkpoint was trained with (older ones: the legacy three)."""
+    if "features" in ck:
+        return ck["features"]
+    spec = {k: dict(v) for k, v in LEGACY_SPEC.items()}
+    spec["text"]["dim"] = int(ck.get("net", {}).get("text_dim", spec["text"]["dim"]))
+    return spec
 
-    def __init__(self, path: Path) -> None:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-        if ck.get("kind") != "fusion":
-            raise ValueError(f"{path}: not a fusion checkpoint")
+
+def check_compatible(ck: dict, cfg: Config, where: str) -> None:
+    """The running config must produce what the model was trained on: window length, widths."""
+    if abs(float(ck["window_s"]) - cfg.fusion.window_s) > 1e-9:
+        raise ModelMissing(f"{where}: trained with {ck['window_s']} s windows, but fusion.window_s is "
+                           f"{cfg.fusion.window_s}")
+    spec, running = checkpoint_spec(ck), step_spec(cfg)
+    prior_dim = len(ck["text_prior"]["intents"]) if ck.get("text_prior") else 0
+    for name, s in spec.items():
+        if name not in running:
+            raise ModelMissing(f"{where}: uses modality {name!r}, which is not registered "
+                               f"(run.plugins?)")
+        want = s["dim"] - (prior_dim if name == TextPrior.modality else 0)
+        if running[name]["dim"] != want:
+            raise ModelMissing(f"{where}: expects {name} features {want} wide, the config gives "
+                               f"{running[name]['dim']} (a different encoder setting?)")
+
+
+class FusionModel:
+    """A trained :class:`FusionNet` behind the :class:`~stream.intent.prediction.IntentModel` interface."""
+
+    def __init__(self, ck: dict, cfg: Config, where: str = "model") -> None:
+        check_compatible(ck, cfg, where)
         self.ckpt = ck
         self.intents: list[str] = ck["intents"]
-        self.net = FusionNet(len(self.intents), ck["mode"], **ck.get("net", {}))
+        self.spec = checkpoint_spec(ck)
+        self.mods = list(self.spec)
+        net_kw = {k: v for k, v in ck.get("net", {}).items() if k != "text_dim"}
+        self.net = FusionNet(len(self.intents), {m: s["dim"] for m, s in self.spec.items()}, ck["mode"],
+                             **net_kw)
         self.net.load_state_dict({k: v.float() for k, v in ck["state"].items()})
         self.net.eval()
         self.norm = {k: np.asarray(v, np.float32) for k, v in ck["norm"].items()}
@@ -218,29 +230,29 @@ class FusionModel:
         self.window_ns = int(ck["window_s"] * 1e9)
         self.force_unavailable: set[str] = set()  # ablations: pretend a modality is absent
 
+    def _contributions(self, probs: np.ndarray, a: np.ndarray, avail: np.ndarray) -> dict[str, float]:
+        n = len(self.mods)
+        diffs = [0.5 * np.abs(probs[0] - probs[i + 1]).sum() + abs(a[0] - a[i + 1])
+                 if avail[i] else 0.0 for i in range(n)]
+        total = sum(diffs)
+        present = [i for i in range(n) if avail[i]]
+        return {m: round(float(diffs[i] / total if total > 1e-6 else
+                               (1 / len(present) if i in present else 0.0)), 3)
+                for i, m in enumerate(self.mods)}
+
     def predict(self, w: Window) -> Prediction:
-        wa = window_arrays(w, self.window_ns, self.prior)
+        wa = window_arrays(w, self.spec, self.window_ns, self.prior)
         for m in self.force_unavailable:
-            wa.available[MODS.index(m)] = False
-        # The window as is, and with each available modality taken away (occlusion).
-        variants = [wa]
-        for i in range(3):
-            v = WindowArrays(**{**wa.__dict__, "available": wa.available.copy()})
-            v.available[i] = False
-            variants.append(v)
+            wa.available[self.mods.index(m)] = False
+        # The window as is, and with each modality taken away (occlusion).
+        variants = [wa, *(wa.without(i) for i in range(len(self.mods)))]
         with torch.inference_mode():
-            logits, addr = self.net(collate(variants, self.norm))
+            logits, addr = self.net(collate(variants, self.norm, self.spec))
             probs = torch.softmax(logits, -1).numpy()
             a = torch.sigmoid(addr).numpy()
         k = int(probs[0].argmax())
-        diffs = [0.5 * np.abs(probs[0] - probs[i + 1]).sum() + abs(a[0] - a[i + 1])
-                 if wa.available[i] else 0.0 for i in range(3)]
-        total = sum(diffs)
-        present = [i for i in range(3) if wa.available[i]]
-        contrib = {m: (diffs[i] / total if total > 1e-6 else (1 / len(present) if i in present else 0.0))
-                   for i, m in enumerate(MODS)}
-        texts = w.items.get("text", [])
+        texts = [it for m in self.mods if get(m).events for it in w.items.get(m, [])]
         last = max(texts, key=lambda it: it.t_end) if texts else None
         return Prediction(w.end_ns, self.intents[k], round(float(probs[0, k]), 4), round(float(a[0]), 4),
-                          dict(w.status), {m: round(float(v), 3) for m, v in contrib.items()},
+                          dict(w.status), self._contributions(probs, a, wa.available),
                           last.meta.get("text", "") if last else "", "")

@@ -37,7 +37,7 @@ import soundfile as sf
 
 from stream.encoders.audio import SR, to_mono_16k
 from stream.intent import intent_set as hi
-from stream.offline import media as testdata
+from stream.offline import media
 from stream.offline.train_text import SMALL_TALK
 from stream.session.importer import import_session
 
@@ -79,7 +79,7 @@ def splits(seed: int = 0) -> dict[str, Split]:
 
 
 def _image(name: str) -> np.ndarray:
-    img = cv2.imread(str(testdata._pkg("skimage") / "data" / name), cv2.IMREAD_COLOR)
+    img = cv2.imread(str(media.package_dir("skimage") / "data" / name), cv2.IMREAD_COLOR)
     if img is None:
         raise FileNotFoundError(name)
     return img
@@ -102,7 +102,7 @@ def _pan(img: np.ndarray, n: int, rng: random.Random) -> list[np.ndarray]:
 
 class Renderer:
     def __init__(self, seed: int) -> None:
-        self.face = [cv2.resize(f, (W, H)) for f in testdata.read_video(testdata.carphone_path())[::2]]
+        self.face = [cv2.resize(f, (W, H)) for f in media.read_video(media.carphone_path())[::2]]
         self.face_cycle = self.face + self.face[-2:0:-1]
         self.rng = random.Random(seed)
         self.np_rng = np.random.default_rng(seed)
@@ -130,7 +130,7 @@ class Renderer:
 
     def speech(self, text: str, split: str) -> np.ndarray:
         voice = self.rng.choice(VOICES[split])
-        x, sr = testdata.espeak(text, voice=voice, speed=self.rng.randint(130, 190),
+        x, sr = media.espeak(text, voice=voice, speed=self.rng.randint(130, 190),
                                 pitch=self.rng.randint(30, 70))
         return to_mono_16k(x, sr)
 
@@ -192,7 +192,7 @@ def build_session(out: Path, split: str, sents: Split, n_episodes: int, seed: in
         x = x + r.np_rng.normal(0, speech_rms / (10 ** (snr / 20)), len(x)).astype(np.float32)
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        testdata.write_video(d / "v.mp4", frames, FPS)
+        media.write_video(d / "v.mp4", frames, FPS)
         sf.write(d / "a.wav", np.clip(x, -1, 1), SR)
         (d / "t.jsonl").write_text("".join(json.dumps(e) + "\n" for e in typed))
         (d / "l.jsonl").write_text("".join(json.dumps(e) + "\n" for e in labels))

@@ -6,38 +6,34 @@ window's target intent is the label of the span its newest text belongs to
 (``none`` for speech nobody addressed to the assistant, and for windows
 without text); its "addressed" target is true when that text was typed or
 addressed speech, or, without text, when addressed speech overlaps the
-window's last second.
+window's last second. The model's inputs are whatever modalities the sessions
+hold (the registry's feature spec), so a new modality trains like the others.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from stream.fusion.align import EOS, Aligner, Window
-from stream.intent.fusion_net import (
-    MODS,
-    TA,
-    TT,
-    TV,
-    FusionNet,
-    WindowArrays,
-    _keep_last,
-    collate,
-    window_arrays,
-)
+from stream.config import Config
+from stream.core.message import EOS, Message
+from stream.errors import StreamError
+from stream.fusion.align import Aligner, Window
+from stream.intent.fusion_net import FusionNet, WindowArrays, collate, trim, window_arrays
 from stream.intent.intent_set import NONE
+from stream.intent.text_classifier import TextPrior
+from stream.modalities.registry import get, modalities, step_spec
 from stream.session.features import ENCODERS, load_messages
 from stream.session.format import Session
 
 
-class TrainError(ValueError):
+class TrainError(StreamError, ValueError):
     """Unusable training input; the message names the session or file."""
 
 
@@ -50,16 +46,21 @@ class Example:
     nobody: bool = False  # every frame shows nobody (a donor of "nobody in view" video)
 
 
-def _trim(wa: WindowArrays) -> WindowArrays:
-    """Keep only the steps the model will see (bounded memory per window)."""
-    iv, ia = _keep_last(len(wa.video), TV), _keep_last(len(wa.audio), TA)
-    it = np.arange(max(0, len(wa.text) - TT), len(wa.text))
-    return WindowArrays(wa.end_ns, wa.window_ns, wa.video[iv], wa.video_t[iv], wa.audio[ia],
-                        wa.audio_t[ia], wa.text[it], wa.text_t[it], wa.available)
+def model_spec(cfg: Config, streams: list[str], prior: TextPrior | None = None) -> dict[str, dict]:
+    """The feature spec of a model over ``streams``: the registry's, plus the text prior's width."""
+    spec = step_spec(cfg, streams)
+    if prior is not None and prior.modality in spec:
+        spec[prior.modality] = {**spec[prior.modality], "dim": spec[prior.modality]["dim"] + prior.dim}
+    return spec
+
+
+def _texts(w: Window) -> list:
+    """The window's instant items (typed lines and transcripts)."""
+    return [it for s, items in w.items.items() if get(s).events for it in items]
 
 
 def _targets(w: Window, spans: list[dict], typed_spans: set[int]) -> tuple[str, float]:
-    texts = w.items.get("text", [])
+    texts = _texts(w)
     s_ns = [(int(s["start"] * 1e9), int(s["end"] * 1e9), s) for s in spans]
     if texts:
         last = max(texts, key=lambda it: it.t_end)
@@ -93,54 +94,65 @@ def check_labels(root: Path, intents: list[str]) -> list[dict]:
     return spans
 
 
-def session_examples(root: Path, intents: list[str], window_s: float = 2.0, hop_s: float = 0.2,
-                     text_every: int = 1, other_every: int = 1, prior=None) -> list[Example]:
-    """Training windows of one session (from ``features/``) with their targets.
+def window_examples(msgs: dict[str, list[Message]], spans: list[dict], typed_t: list[float],
+                    intents: list[str], spec: dict[str, dict], window_s: float = 2.0, hop_s: float = 0.2,
+                    text_every: int = 1, other_every: int = 1, prior=None) -> list[Example]:
+    """Training windows over a session's fusion inputs (origin 0) with their targets.
 
     Neighbouring grid windows overlap by 90 %: ``text_every``/``other_every`` keep
     one in N of the grid windows with/without text (event windows are always kept).
     """
-    sess = Session(root)
-    spans = check_labels(root, intents)
-    typed_t = [e["t"] for e in sess.text_events() if e.get("source") == "typed"]
     typed_spans = {i for i, s in enumerate(spans) if any(s["start"] - 0.05 <= t <= s["end"] for t in typed_t)}
-    msgs = load_messages(root)
-    streams = [m for m in MODS if m in sess.streams]
+    streams = [m.name for m in modalities() if m.name in msgs and m.name in spec]
+    events = tuple(s for s in streams if get(s).events)
     win_ns, hop_ns = int(window_s * 1e9), int(hop_s * 1e9)
-    al = Aligner(streams, streams, win_ns, hop_ns, 0, None)
+    al = Aligner(streams, streams, win_ns, hop_ns, 0, None, instants=events)
     for s in streams:
-        for m in msgs.get(s, []):
-            if al.add(m) and s == "text":
+        for m in msgs[s]:
+            if al.add(m) and s in events:
                 al.trigger(m.t_end, 0)
     for s in streams:
         al.advance(s, EOS)
     out = []
     for k, w in enumerate(al.poll(0)):
         intent, addressed = _targets(w, spans, typed_spans)
-        every = text_every if w.items.get("text") else other_every
+        texts = _texts(w)
+        every = text_every if texts else other_every
         if not w.event and k % every:
             continue
-        texts = w.items.get("text", [])
         spoken = bool(texts) and intent != NONE and \
             max(texts, key=lambda it: it.t_end).meta.get("source") == "asr"
-        wa = _trim(window_arrays(w, win_ns, prior))
-        nobody = len(wa.video) > 0 and not wa.video[:, 0].any()
+        wa = trim(window_arrays(w, spec, win_ns, prior), spec)
+        video = wa.feats.get("video")
+        nobody = video is not None and len(video) > 0 and not video[:, 0].any()
         out.append(Example(wa, intents.index(intent), addressed, spoken, nobody))
     return out
 
 
+def session_examples(root: Path, intents: list[str], spec: dict[str, dict], window_s: float = 2.0,
+                     hop_s: float = 0.2, text_every: int = 1, other_every: int = 1,
+                     prior=None) -> list[Example]:
+    """Training windows of one session (from ``features/``) with their targets."""
+    sess = Session(root)
+    spans = check_labels(root, intents)
+    typed_t = [e["t"] for e in sess.text_events() if e.get("source") == "typed"]
+    msgs = {s: m for s, m in load_messages(root).items() if s in sess.streams}
+    return window_examples(msgs, spans, typed_t, intents, spec, window_s, hop_s, text_every,
+                           other_every, prior)
+
+
 def norm_stats(examples: list[Example]) -> dict[str, np.ndarray]:
     out = {}
-    for name in MODS:
-        rows = [getattr(e.w, name) for e in examples if len(getattr(e.w, name))]
-        dim = getattr(examples[0].w, name).shape[1]
+    for name in examples[0].w.feats:
+        rows = [e.w.feats[name] for e in examples if len(e.w.feats[name])]
+        dim = examples[0].w.feats[name].shape[1]
         x = np.concatenate(rows) if rows else np.zeros((1, dim))
         out[name + "_mean"] = x.mean(0).astype(np.float32)
         out[name + "_std"] = (x.std(0) + 1e-3).astype(np.float32)
     return out
 
 
-def _batch(exs: list[Example], norm, rng: np.random.Generator | None, drop: float,
+def _batch(exs: list[Example], norm, spec, rng: np.random.Generator | None, drop: float,
            donors: list[Example] | None = None, swap: float = 0.0):
     ws, ys, addr = [], [], []
     for e in exs:
@@ -149,29 +161,29 @@ def _batch(exs: list[Example], norm, rng: np.random.Generator | None, drop: floa
             # Counterfactual: the same command with nobody in view must give none. Without
             # this the model learns to recognise the (few) training utterances, not the scene.
             d = donors[int(rng.integers(len(donors)))].w
-            w = WindowArrays(**{**w.__dict__, "video": d.video,
-                                "video_t": d.video_t - d.end_ns + w.end_ns})
+            w = replace(w, feats={**w.feats, "video": d.feats["video"]},
+                        times={**w.times, "video": d.times["video"] - d.end_ns + w.end_ns})
             y, a = 0, 0.0
         if rng is not None and drop > 0:
-            # Modality dropout: the camera or the microphone goes away for this window.
+            # Modality dropout: a capture device (camera, microphone, ...) goes away for this window.
             avail = w.available.copy()
-            for i in (0, 1):
-                if rng.random() < drop:
+            for i, m in enumerate(spec):
+                if not get(m).always_on and rng.random() < drop:
                     avail[i] = False
-            w = WindowArrays(**{**w.__dict__, "available": avail})
+            w = replace(w, available=avail)
         ws.append(w)
         ys.append(y)
         addr.append(a)
-    return collate(ws, norm), torch.tensor(ys), torch.tensor(addr, dtype=torch.float32)
+    return collate(ws, norm, spec), torch.tensor(ys), torch.tensor(addr, dtype=torch.float32)
 
 
-def evaluate(net: FusionNet, exs: list[Example], norm, n_intents: int, bs: int = 256) -> dict:
+def evaluate(net: FusionNet, exs: list[Example], norm, spec, bs: int = 256) -> dict:
     net.eval()
     preds, ys, addr_ok, loss = [], [], [], 0.0
     ce, bce = nn.CrossEntropyLoss(reduction="sum"), nn.BCEWithLogitsLoss(reduction="sum")
     with torch.inference_mode():
         for i in range(0, len(exs), bs):
-            b, y, a = _batch(exs[i:i + bs], norm, None, 0.0)
+            b, y, a = _batch(exs[i:i + bs], norm, spec, None, 0.0)
             logits, al = net(b)
             loss += float(ce(logits, y) + bce(al, a))
             preds.append(logits.argmax(-1).numpy())
@@ -188,44 +200,53 @@ def evaluate(net: FusionNet, exs: list[Example], norm, n_intents: int, bs: int =
             "addressed_accuracy": float(np.concatenate(addr_ok).mean())}
 
 
-def train(train_ex: list[Example], val_ex: list[Example], intents: list[str], mode: str = "intermediate",
-          epochs: int = 30, patience: int = 5, seed: int = 0, bs: int = 128, lr: float = 1e-3,
-          drop: float = 0.2, progress=None, log=print, prior=None,
-          swap: float = 0.3) -> tuple[dict, dict]:
+def _class_weights(train_ex: list[Example], n: int) -> torch.Tensor:
+    """Soften the imbalance (most windows are `none`) without letting rare classes dominate."""
+    counts = np.bincount([e.intent for e in train_ex], minlength=n).astype(np.float32)
+    weights = torch.tensor((counts.sum() / np.maximum(counts, 1)) ** 0.5, dtype=torch.float32)
+    return weights / weights[counts > 0].mean()
+
+
+def _epoch(net, opt, loss_fn, train_ex, norm, spec, rng, bs, drop, donors, swap, progress, ep) -> float:
+    """One pass over the training windows in a random order; returns the mean loss."""
+    net.train()
+    order = rng.permutation(len(train_ex))
+    steps = (len(train_ex) + bs - 1) // bs
+    total = 0.0
+    for k in range(steps):
+        b, y, a = _batch([train_ex[i] for i in order[k * bs:(k + 1) * bs]], norm, spec, rng, drop,
+                         donors, swap)
+        logits, al = net(b)
+        loss = loss_fn(logits, y, al, a)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        total += loss.item()
+        if progress is not None:
+            progress(ep, k + 1, steps)
+    return total / steps
+
+
+def train(train_ex: list[Example], val_ex: list[Example], intents: list[str], spec: dict[str, dict],
+          mode: str = "late", epochs: int = 30, patience: int = 5, seed: int = 0, bs: int = 128,
+          lr: float = 1e-3, drop: float = 0.2, progress=None, log=print, prior=None,
+          swap: float = 0.3, window_s: float = 2.0) -> tuple[dict, dict]:
     """Returns (checkpoint dict, history). Deterministic for a seed on the CPU."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     norm = norm_stats(train_ex)
-    text_dim = len(norm["text_mean"])
-    net = FusionNet(len(intents), mode, text_dim=text_dim)
+    net = FusionNet(len(intents), {m: s["dim"] for m, s in spec.items()}, mode)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-2)
-    counts = np.bincount([e.intent for e in train_ex], minlength=len(intents)).astype(np.float32)
-    # Soften the imbalance (most windows are `none`) without letting rare classes dominate.
-    weights = torch.tensor((counts.sum() / np.maximum(counts, 1)) ** 0.5, dtype=torch.float32)
-    weights = weights / weights[counts > 0].mean()
-    ce, bce = nn.CrossEntropyLoss(weight=weights), nn.BCEWithLogitsLoss()
+    ce, bce = nn.CrossEntropyLoss(weight=_class_weights(train_ex, len(intents))), nn.BCEWithLogitsLoss()
     best, best_score, bad, history = None, -1.0, 0, []
-    donors = [e for e in train_ex if e.nobody]
-    steps = (len(train_ex) + bs - 1) // bs
+    donors = [e for e in train_ex if e.nobody] if "video" in spec else []
     for ep in range(epochs):
         t0 = time.perf_counter()
-        net.train()
-        order = rng.permutation(len(train_ex))
-        total = 0.0
-        for k in range(steps):
-            b, y, a = _batch([train_ex[i] for i in order[k * bs:(k + 1) * bs]], norm, rng, drop,
-                             donors, swap)
-            logits, al = net(b)
-            loss = ce(logits, y) + bce(al, a)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            total += loss.item()
-            if progress is not None:
-                progress(ep, k + 1, steps)
-        val = evaluate(net, val_ex, norm, len(intents))
-        row = {"epoch": ep + 1, "train_loss": round(total / steps, 4),
+        loss = _epoch(net, opt, lambda lo, y, al, a: ce(lo, y) + bce(al, a), train_ex, norm, spec, rng,
+                      bs, drop, donors, swap, progress, ep)
+        val = evaluate(net, val_ex, norm, spec)
+        row = {"epoch": ep + 1, "train_loss": round(loss, 4),
                **{f"val_{k}": (round(v, 4) if v is not None else None) for k, v in val.items()},
                "seconds": round(time.perf_counter() - t0, 1)}
         history.append(row)
@@ -239,10 +260,10 @@ def train(train_ex: list[Example], val_ex: list[Example], intents: list[str], mo
                 log(f"early stop after epoch {ep + 1} (no val gain for {patience})")
                 break
     net.load_state_dict(best)
-    ckpt = {"kind": "fusion", "mode": mode, "intents": intents, "window_s": 2.0,
-            "net": {"text_dim": text_dim}, "state": best,
+    ckpt = {"kind": "fusion", "mode": mode, "intents": intents, "window_s": window_s,
+            "features": spec, "net": {}, "state": best,
             "text_prior": prior.ckpt if prior is not None else None,
             "norm": {k: v.tolist() for k, v in norm.items()}, "encoders": ENCODERS,
             "seed": seed, "history": history,
-            "metrics": {"val": evaluate(net, val_ex, norm, len(intents))}}
+            "metrics": {"val": evaluate(net, val_ex, norm, spec)}}
     return ckpt, {"history": history}

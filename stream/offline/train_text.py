@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from stream.intent import intent_set as hi
-from stream.intent.baseline import TextIntentNet
+from stream.intent.text_classifier import TextIntentNet
 
 # Speech nobody addresses to the assistant: small talk, TV, asides.
 SMALL_TALK = [

@@ -1,11 +1,12 @@
-"""What every worker process shares: sockets, start handshake, heartbeats, stop.
+"""What every worker process shares: sockets, start handshake, heartbeats, the stage loop, stop.
 
-A worker is started by the supervisor with a JSON :class:`Spec`. It binds
-its PUB socket, subscribes to its inputs and to the supervisor's control
-socket, heartbeats, and waits for ``start`` (which carries the session's
-time origin) before producing anything: no message is lost to a PUB/SUB
-slow joiner. It stops on SIGINT/SIGTERM, on a ``stop`` control message, or
-when its parent dies.
+A worker is started by the supervisor with a JSON :class:`Spec`. It binds its
+PUB socket, subscribes to its inputs and to the supervisor's control socket,
+heartbeats, and waits for ``start`` (which carries the session's time origin)
+before producing anything: no message is lost to a PUB/SUB slow joiner. It
+stops on SIGINT/SIGTERM, on a ``stop`` control message, or when its parent
+dies. Its logic is a :class:`~stream.process.stage.Stage`, run by
+:func:`run_worker`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ import zmq
 
 from stream import config as config_mod
 from stream.core.clock import now_ns
-from stream.core.message import Message
+from stream.core.message import EOS, Control, Message, Topic
 from stream.core.transport import Publisher, Subscriber
+from stream.errors import StreamError
+from stream.process.stage import Output, RunOptions, Stage, StageContext
 
 WM_IDLE_NS = 100_000_000  # send a bare watermark when idle this long
 
@@ -35,30 +38,34 @@ class Spec:
     name: str
     config: dict[str, Any]
     endpoints: dict[str, str]  # worker name -> its PUB endpoint; "control", "say"
-    options: dict[str, Any] = field(default_factory=dict)  # mode specific (files, session)
+    options: RunOptions = field(default_factory=RunOptions)
+    inputs: list[str] = field(default_factory=list)  # the streams this worker listens to
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
 
     @staticmethod
     def loads(s: str) -> Spec:
-        return Spec(**json.loads(s))
+        d = json.loads(s)
+        d["options"] = RunOptions(**d.get("options", {}))
+        return Spec(**d)
 
 
 class Runtime:
-    """The plumbing of one worker; the worker module keeps only its stage logic."""
+    """The plumbing of one worker: its sockets, heartbeats and control."""
 
-    def __init__(self, spec: Spec, inputs: list[str], topics: list[str]) -> None:
+    def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.name = spec.name
         self.cfg = config_mod.from_dict(spec.config)
         self.ctx = zmq.Context.instance()
         hwm = 0 if self.cfg.run.replay else self.cfg.net.hwm  # replay: lossless
         self.pub = Publisher(self.ctx, spec.endpoints[self.name], hwm=hwm)
-        self.inputs = inputs
-        self.sub = Subscriber(self.ctx, [spec.endpoints[i] for i in inputs],
-                              topics + ["hb"], hwm=hwm) if inputs else None
-        self.control = Subscriber(self.ctx, [spec.endpoints["control"]], ["ctl"])
+        self.inputs = spec.inputs
+        self.sub = Subscriber(self.ctx, [spec.endpoints[i] for i in spec.inputs],
+                              [*spec.inputs, Topic.WATERMARK, Topic.HEARTBEAT],
+                              hwm=hwm) if spec.inputs else None
+        self.control = Subscriber(self.ctx, [spec.endpoints["control"]], [Topic.CONTROL])
         self.stop = threading.Event()
         self.seq: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()  # drops, errors ... shown on the dashboard
@@ -71,21 +78,24 @@ class Runtime:
         self.last_hb = 0
         self.hb_ns = int(self.cfg.run.heartbeat_s * 1e9)
         self.parent = os.getppid()
+        self.on_heartbeat = lambda m: None  # fusion advances an input's watermark by its heartbeats
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop.set())
 
     # -- publishing --------------------------------------------------------
-    def publish(self, topic: str, t_start: int, t_end: int, parts=(), meta=None,
-                stages=None, watermark: int | None = None, stream: str | None = None) -> None:
+    def publish(self, topic: str, t_start: int, t_end: int, parts: dict | None = None, meta=None,
+                stages=None, watermark: int | None = None) -> None:
         if watermark is not None:
             self.watermark = max(self.watermark, watermark)
-        s = stream or self.name
-        msg = Message(stream=s, seq=self.seq[topic], t_start=t_start, t_end=t_end,
-                      watermark=self.watermark, parts=list(parts), meta=meta or {},
+        msg = Message(stream=self.name, seq=self.seq[topic], t_start=t_start, t_end=t_end,
+                      watermark=self.watermark, parts=dict(parts or {}), meta=meta or {},
                       stages=dict(stages or {}), topic=topic)
         self.seq[topic] += 1
         self.pub.send(msg)
         self.last_send = now_ns()
+
+    def send(self, out: Output) -> None:
+        self.publish(out.topic, out.t_start, out.t_end, out.parts, out.meta, out.stages, out.watermark)
 
     def advance(self, watermark: int) -> None:
         self.watermark = max(self.watermark, watermark)
@@ -95,15 +105,14 @@ class Runtime:
         now = now_ns()
         while (m := self.control.recv(0)) is not None:
             cmd = m.meta.get("cmd")
-            target = m.meta.get("to", "*")
-            if target not in ("*", self.name):
+            if m.meta.get("to", "*") not in ("*", self.name):
                 continue
-            if cmd == "start" and self.origin_ns is None:
+            if cmd == Control.START and self.origin_ns is None:
                 self.origin_ns = int(m.meta["origin_ns"])
                 self.last_hb = 0  # tell the supervisor at once
-            elif cmd == "end":
+            elif cmd == Control.END:
                 self.ended = True
-            elif cmd == "stop":
+            elif cmd == Control.STOP:
                 self.stop.set()
         if os.getppid() != self.parent:  # supervisor gone: do not linger
             self.stop.set()
@@ -111,7 +120,7 @@ class Runtime:
             self.last_hb = now
             self.heartbeat()
         elif self.origin_ns is not None and now - self.last_send >= WM_IDLE_NS:
-            self.publish("wm", self.watermark, self.watermark)
+            self.publish(Topic.WATERMARK, self.watermark, self.watermark)
 
     def heartbeat(self) -> None:
         meta = {"pid": os.getpid(), "started": self.origin_ns is not None,
@@ -120,27 +129,23 @@ class Runtime:
         if self.sub is not None:
             meta["stats"].update({f"invalid.{k}": v for k, v in self.sub.invalid.items()})
             meta["stats"].update({f"gap.{k}": v for k, v in self.sub.gaps.items()})
-        self.publish("hb", self.watermark, self.watermark, meta=meta)
+        self.publish(Topic.HEARTBEAT, self.watermark, self.watermark, meta=meta)
 
     # -- receiving ---------------------------------------------------------
     def recv(self, timeout_ms: int = 50) -> Message | None:
         """Next data message from the inputs (heartbeats are absorbed here)."""
         if self.sub is None:
-            time.sleep(timeout_ms / 1000)
             return None
         while True:
             m = self.sub.recv(timeout_ms)
             if m is None:
                 return None
-            if m.topic == "hb":
+            if m.topic == Topic.HEARTBEAT:
                 self.heard.add(m.stream)
                 self.on_heartbeat(m)
                 timeout_ms = 0
                 continue
             return m
-
-    def on_heartbeat(self, m: Message) -> None:
-        """Hook: fusion uses input heartbeats to advance watermarks."""
 
     # -- lifecycle ---------------------------------------------------------
     def wait_start(self) -> bool:
@@ -154,11 +159,9 @@ class Runtime:
         return self.origin_ns is not None
 
     def end_of_stream(self) -> None:
-        """A source ended: promise nothing more, then idle (heartbeating) until told to stop."""
-        from stream.fusion.align import EOS
-
+        """Nothing more will come: promise it, then idle (heartbeating) until told to stop."""
         self.ended = True
-        self.publish("wm", EOS, EOS, watermark=EOS)
+        self.publish(Topic.WATERMARK, EOS, EOS, watermark=EOS)
         while not self.stop.is_set():
             self.tick()
             time.sleep(0.05)
@@ -171,17 +174,52 @@ class Runtime:
         self.control.close()
 
 
-def worker_main(run) -> None:
-    """Entry point of ``python -m workers.X SPEC_JSON``: errors become one line and exit 2."""
-    from stream.core.transport import TransportError
-    from stream.encoders.weights import ModelMissing
-    from stream.sources.devices import DeviceError
+def _loop(rt: Runtime, stage: Stage) -> None:
+    """The stage's turns until it is done or the worker is stopped."""
+    told_end = False
+    while not rt.stop.is_set() and not stage.done:
+        rt.tick()
+        if rt.ended and not told_end:
+            told_end = True
+            stage.end()
+        m = rt.recv(10)
+        outs = stage.process(m) if m is not None else []
+        outs += stage.poll()
+        for out in outs:
+            rt.send(out)
+        rt.advance(stage.watermark)
+        if rt.sub is None and not outs:
+            time.sleep(0.01)  # nothing to wait on: do not spin
 
+
+def run_worker(stage: Stage, spec: Spec) -> None:
+    """Set the stage up, wait for start, run its turns; at its end, end of stream."""
+    rt = Runtime(spec)
+    stage.setup(StageContext(rt.cfg, spec.options, spec.endpoints, spec.inputs, rt.stats, rt.gauges))
+    rt.on_heartbeat = lambda m: stage.on_heartbeat(m.stream, m.watermark)
+    try:
+        if not rt.wait_start():
+            return
+        assert rt.origin_ns is not None
+        stage.start(rt.origin_ns)
+        _loop(rt, stage)
+        if stage.done:
+            for out in stage.finish():
+                rt.send(out)
+    finally:
+        stage.close()
+    if stage.done:
+        rt.end_of_stream()
+    rt.close()
+
+
+def worker_main(stage_cls: type[Stage]) -> None:
+    """Entry point of ``python -m workers.X @SPEC_FILE``: errors become one line and exit 2."""
     arg = sys.argv[1]
     spec = Spec.loads(open(arg[1:]).read() if arg.startswith("@") else arg)
     try:
-        run(spec)
-    except (DeviceError, ModelMissing, config_mod.ConfigError, TransportError) as e:
+        run_worker(stage_cls(), spec)
+    except StreamError as e:
         print(f"{spec.name}: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +26,29 @@ import zmq
 
 from stream.config import Config
 from stream.core.clock import now_ns
-from stream.core.message import Message
+from stream.core.message import Control, Message, Topic
 from stream.core.transport import Publisher, Subscriber
+from stream.errors import StreamError
+from stream.modalities.registry import WorkerDecl, modalities
 from stream.process.runtime import Spec
+from stream.process.stage import RunOptions
 
 REPO = Path(__file__).resolve().parents[2]
 
-# worker -> the workers it listens to
-GRAPH = {"video": [], "audio": [], "asr": ["audio"], "text": ["asr"],
-         "fusion": ["video", "audio", "text"]}
+
+class StartupError(StreamError, RuntimeError):
+    """A worker failed before the run started; the message is its own one-line error."""
 
 
-class StartupError(RuntimeError):
-    pass
+def plan(cfg: Config, sources: dict[str, str]) -> tuple[list[str], list[WorkerDecl]]:
+    """The modalities a run has (a source, or always on) and its workers, fusion last."""
+    mods = [m for m in modalities(cfg) if m.always_on or sources.get(m.name, "none") != "none"]
+    decls = [w for m in mods for w in m.workers(cfg)]
+    streams = [m.name for m in mods]
+    decls.append(WorkerDecl("fusion", "workers.fusion", tuple(streams)))
+    present = {w.name for w in decls}
+    return streams, [WorkerDecl(w.name, w.module, tuple(i for i in w.inputs if i in present))
+                     for w in decls]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -68,21 +78,16 @@ def last_line(path: Path) -> str:
 
 
 class Supervisor:
-    def __init__(self, cfg: Config, options: dict[str, Any],
+    def __init__(self, cfg: Config, options: RunOptions,
                  on_prediction: Callable[[dict], None] | None = None,
                  on_transcript: Callable[[Message], None] | None = None) -> None:
         self.cfg = cfg
         self.options = options
         self.on_prediction = on_prediction or (lambda p: None)
         self.on_transcript = on_transcript or (lambda m: None)
-        # Which workers this run needs.
-        names = ["fusion", "text"]
-        if options.get("video", "none") != "none":
-            names.append("video")
-        if options.get("audio", "none") != "none":
-            names += ["audio"] + (["asr"] if cfg.asr.enabled else [])
-        self.names = [n for n in GRAPH if n in names]
-        self.streams = [s for s in ("video", "audio", "text") if s in self.names]
+        self.streams, decls = plan(cfg, options.sources)
+        self.workers = {w.name: w for w in decls}
+        self.names = list(self.workers)
         host = cfg.net.host
         port = (lambda i: cfg.net.base_port + i) if cfg.net.base_port else (lambda i: free_port(host))
         self.endpoints = {n: f"tcp://{host}:{port(i)}" for i, n in enumerate(self.names)}
@@ -100,10 +105,8 @@ class Supervisor:
 
     # -- processes ---------------------------------------------------------
     def _spec(self, name: str) -> Spec:
-        opts = dict(self.options)
-        opts["streams"] = self.streams
-        opts["asr"] = "asr" in self.names
-        return Spec(name, self.cfg.to_dict(), self.endpoints, opts)
+        opts = replace(self.options, streams=self.streams, workers=self.names)
+        return Spec(name, self.cfg.to_dict(), self.endpoints, opts, list(self.workers[name].inputs))
 
     def _spawn(self, name: str, restarts: int = 0) -> None:
         log = self.logdir / f"{name}.log"
@@ -112,7 +115,7 @@ class Supervisor:
         # The spec goes in a file: a replay's scripted text can outgrow the argument list.
         spec = self.logdir / f"{name}.spec.json"
         spec.write_text(self._spec(name).dumps())
-        popen = subprocess.Popen([sys.executable, "-m", f"workers.{name}", f"@{spec}"],
+        popen = subprocess.Popen([sys.executable, "-m", self.workers[name].module, f"@{spec}"],
                                  cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
         f.close()
         self.procs[name] = Proc(name, popen, log, time.monotonic(), restarts)
@@ -121,7 +124,7 @@ class Supervisor:
         """Spawn everything and hand out the time origin; returns origin_ns."""
         self.control = Publisher(self.ctx, self.endpoints["control"])
         self.sub = Subscriber(self.ctx, [self.endpoints[n] for n in self.names],
-                              ["hb", "pred", "asr"], hwm=0)
+                              [Topic.HEARTBEAT, Topic.PREDICTION, Topic.TRANSCRIPT], hwm=0)
         for n in self.names:
             self._spawn(n)
         deadline = time.monotonic() + timeout_s
@@ -139,13 +142,13 @@ class Supervisor:
         # the first predictions may already be out (and a user may already kill one).
         while not all(self.procs[n].hb.get("started") or self.procs[n].popen.poll() is not None
                       for n in self.names):
-            self._send("start", origin_ns=self.origin_ns)
+            self._send(Control.START, origin_ns=self.origin_ns)
             self._pump(0.05)
         return self.origin_ns
 
     def _ready(self, name: str) -> bool:
         hb = self.procs[name].hb
-        want = {i for i in GRAPH[name] if i in self.names}
+        want = set(self.workers[name].inputs)
         return bool(hb) and want <= set(hb.get("inputs", []))
 
     def _check_startup(self) -> None:
@@ -157,7 +160,7 @@ class Supervisor:
     def _send(self, cmd: str, to: str = "*", **kw: Any) -> None:
         assert self.control is not None
         self.control.send(Message("control", 0, 0, 0, 0, meta={"cmd": cmd, "to": to, **kw},
-                                  topic="ctl"))
+                                  topic=Topic.CONTROL))
 
     # -- running -----------------------------------------------------------
     def _pump(self, timeout_s: float) -> None:
@@ -168,16 +171,16 @@ class Supervisor:
             m = self.sub.recv(left)
             if m is None:
                 return
-            if m.topic == "hb" and m.stream in self.procs:
+            if m.topic == Topic.HEARTBEAT and m.stream in self.procs:
                 p = self.procs[m.stream]
                 p.last_hb, p.hb = time.monotonic(), m.meta
                 self.health[m.stream] = {**m.meta, "restarts": p.restarts}
-            elif m.topic == "pred":
+            elif m.topic == Topic.PREDICTION:
                 if m.meta.get("eos"):
                     self.finished = True
                 else:
                     self.on_prediction(m.meta)
-            elif m.topic == "asr":
+            elif m.topic == Topic.TRANSCRIPT:
                 self.on_transcript(m)
 
     def poll(self, timeout_s: float = 0.05) -> None:
@@ -189,7 +192,7 @@ class Supervisor:
             silent = now - p.last_hb > self.cfg.run.silent_restart_s
             if not (dead or silent):
                 if p.hb.get("started") is False and self.origin_ns is not None:
-                    self._send("start", to=name, origin_ns=self.origin_ns)
+                    self._send(Control.START, to=name, origin_ns=self.origin_ns)
                 continue
             if p.next_restart == 0.0:
                 why = (last_line(p.log) or f"exit code {p.popen.returncode}") if dead else \
@@ -204,14 +207,14 @@ class Supervisor:
 
     def end(self) -> None:
         """Sources stop and send end-of-stream; fusion drains its windows."""
-        self._send("end")
+        self._send(Control.END)
 
     def send_text(self, text: str) -> None:
         send_say(self.endpoints["say"], text)
 
     def stop(self, grace_s: float = 2.0) -> None:
         if self.control is not None:
-            self._send("stop")
+            self._send(Control.STOP)
         for p in self.procs.values():
             if p.popen.poll() is None:
                 p.popen.terminate()

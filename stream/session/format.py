@@ -32,12 +32,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from stream.errors import StreamError
+
 FORMAT, VERSION = "stream-session", 1
 SR = 16000
 GAP_S = 0.010  # chunk times further apart than this mark a dropout
 
 
-class SessionError(ValueError):
+class SessionError(StreamError, ValueError):
     """A session that cannot be read; the message names the file."""
 
 
@@ -252,14 +254,10 @@ class Session:
 
     @property
     def streams(self) -> list[str]:
-        out = []
-        if self.frames_index:
-            out.append("video")
-        if self.chunks_index:
-            out.append("audio")
-        if (self.root / "text.jsonl").is_file():
-            out.append("text")
-        return out
+        """The modalities this session holds, in registry order."""
+        from stream.modalities.registry import modalities
+
+        return [m.name for m in modalities() if m.in_session(self)]
 
     @property
     def duration_s(self) -> float:
@@ -336,3 +334,15 @@ class Session:
 
     def predictions(self) -> list[dict]:
         return read_jsonl(self.root / "predictions.jsonl")
+
+
+def finish_recording(root: Path, wall_s: float) -> None:
+    """Mark a recording complete, with what it holds."""
+    s = Session(root)
+    streams: dict = {"text": {"events": len(s.text_events())}}
+    if s.frames_index:
+        streams["video"] = {"fps": s.fps, "frames": len(s.frames_index)}
+    if s.chunks_index:
+        streams["audio"] = {"sample_rate": SR, "samples": sum(c[3] for c in s.chunks_index)}
+    write_manifest(root, complete=True, source="record", duration_s=round(s.duration_s, 3),
+                   streams=streams, wall_s=round(wall_s, 2))

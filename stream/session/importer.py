@@ -17,6 +17,7 @@ import soundfile as sf
 
 from stream.encoders.audio import to_mono_16k
 from stream.session.format import SR, AudioWriter, JsonlWriter, SessionError, VideoWriter, write_manifest
+from stream.sources.media import probe_audio, probe_video
 
 CHUNK = 1536
 
@@ -85,29 +86,6 @@ def read_labels(path: Path, known: list[str]) -> list[dict]:
     for s, e, n, _, a in spans:
         out.append({"start": s, "end": e, "intent": n, **({} if a is None else {"addressed": a})})
     return out
-
-
-def probe_video(path: Path) -> tuple[float, float, int]:
-    """(duration s, fps, frames) of a readable video, else SessionError."""
-    if not path.is_file():
-        raise SessionError(f"{path}: video file not found")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened() or not cap.read()[0]:
-        raise SessionError(f"{path}: not a readable video")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    cap.release()
-    return n / fps, fps, n
-
-
-def probe_audio(path: Path) -> float:
-    if not path.is_file():
-        raise SessionError(f"{path}: audio file not found")
-    try:
-        info = sf.info(str(path))
-    except Exception:  # noqa: BLE001 - soundfile raises several types
-        raise SessionError(f"{path}: not a readable audio file (WAV/FLAC/OGG)") from None
-    return info.frames / info.samplerate
 
 
 def import_session(out: Path, video: Path | None, audio: Path | None, text: Path | None,

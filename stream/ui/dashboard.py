@@ -46,13 +46,7 @@ class DashState:
             else:
                 self.partial = text
 
-    def render(self) -> Layout:
-        with self.lock:
-            p = dict(self.current)
-            timeline = list(self.timeline)
-            health = {k: dict(v) for k, v in self.health.items()}
-            partial, final, typed, events = self.partial, self.final, self.typed, list(self.events)
-            recording = self.recording
+    def _now(self, p: dict, partial: str, final: str, typed: str) -> Panel:
         intent = p.get("intent", "…")
         head = Text()
         head.append(f"{intent}", style="bold magenta" if intent not in ("none", "…") else "bold")
@@ -77,45 +71,66 @@ class DashState:
         if typed:
             talk.append("   typed: ", style="dim")
             talk.append(typed)
-        now = Panel(Group(head, mods, talk), title=self.title, border_style="cyan")
+        return Panel(Group(head, mods, talk), title=self.title, border_style="cyan")
 
+    @staticmethod
+    def _timeline(timeline: list[dict]) -> Table:
         tl = Table(expand=True, box=None, header_style="bold")
         for c in ("t (s)", "intent", "conf", "addr", "text"):
             tl.add_column(c)
         for q in reversed(timeline):
             tl.add_row(f"{q['t']:.1f}", q["intent"], f"{q['confidence']:.2f}",
                        f"{q['addressed']:.2f}", (q.get("text") or "")[:40])
+        return tl
 
+    @staticmethod
+    def _note(name: str, g: dict) -> str:
+        """A worker's line: its modality's own note (registry), fusion's latency, or an error."""
+        from stream.modalities.registry import modalities
+
+        if g.get("error"):
+            return str(g["error"])
+        if name == "fusion":
+            return f"latency p50 {g.get('latency_p50_ms', '–')} ms  p95 {g.get('latency_p95_ms', '–')} ms"
+        shows = {m.name: m.show for m in modalities()}
+        return shows[name](g) if name in shows else ""
+
+    def _health(self, health: dict[str, dict]) -> Table:
         hl = Table(expand=True, box=None, header_style="bold")
         for c in ("worker", "rate", "encode ms", "drops/late", "restarts", "note"):
             hl.add_column(c)
-        fusion = health.get("fusion", {})
-        for name in ("video", "audio", "asr", "text", "fusion"):
-            h = health.get(name)
-            if h is None:
-                continue
+        for name, h in health.items():
             g, st = h.get("gauges", {}), h.get("stats", {})
             rate = f"{g['fps']} fps" if "fps" in g else ""
             enc = g.get("encode_ms", g.get("decode_ms", ""))
             drops = sum(v for k, v in st.items() if any(
-                w in k for w in ("drop", "late", "gap", "overflow", "invalid", "out_of_order")))
-            note = g.get("error", "")
-            if name == "fusion":
-                note = f"latency p50 {g.get('latency_p50_ms', '–')} ms  p95 {g.get('latency_p95_ms', '–')} ms"
-            tl_style = "red" if g.get("error") else ""
+                w in k for w in ("drop", "late", "gap", "overflow", "invalid", "out_of_order", "bad_",
+                                 "missing_part", "unknown")))
             hl.add_row(name, rate, str(enc), str(drops), str(h.get("restarts", 0)),
-                       Text(str(note), style=tl_style))
+                       Text(self._note(name, g), style="red" if g.get("error") else ""))
+        return hl
+
+    def _foot(self, health: dict[str, dict], events: list[str], recording: str) -> Text:
         foot = Text("\n".join(events), style="yellow") if events else Text(
             "type a line + Enter to send text · Ctrl-C quits", style="dim")
         if recording:
             foot.append(f"\n● recording {recording}", style="red")
-        late = {k: v for k, v in fusion.get("stats", {}).items() if v}
-        if late:
-            foot.append("\nfusion counts: " + ", ".join(f"{k}={v}" for k, v in sorted(late.items())),
+        counts = {k: v for k, v in health.get("fusion", {}).get("stats", {}).items() if v}
+        if counts:
+            foot.append("\nfusion counts: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
                         style="dim")
+        return foot
 
+    def render(self) -> Layout:
+        with self.lock:
+            p = dict(self.current)
+            timeline = list(self.timeline)
+            health = {k: dict(v) for k, v in self.health.items()}
+            partial, final, typed, events = self.partial, self.final, self.typed, list(self.events)
+            recording = self.recording
         layout = Layout()
-        layout.split_column(Layout(now, size=6),
-                            Layout(Panel(tl, title="recent predictions"), ratio=2),
-                            Layout(Panel(Group(hl, foot), title="health"), ratio=2))
+        layout.split_column(Layout(self._now(p, partial, final, typed), size=6),
+                            Layout(Panel(self._timeline(timeline), title="recent predictions"), ratio=2),
+                            Layout(Panel(Group(self._health(health), self._foot(health, events, recording)),
+                                         title="health"), ratio=2))
         return layout

@@ -40,7 +40,7 @@ def timeline(path: Path, title: str, preds: list[dict], spans: list[dict], durat
     ax.set_ylabel("addressed", fontsize=8)
     ax.set_ylim(-0.05, 1.05)
     ax = axes[2]
-    mods = ["video", "audio", "text"]
+    mods = list(preds[0]["modalities"]) if preds else []
     if preds:
         grid = np.array([[STATUS.get(p["modalities"].get(m, "missing"), 2) for p in preds] for m in mods])
         ts = [p["t"] for p in preds]

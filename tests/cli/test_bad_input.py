@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.test_e2e import launch, live_config
+from tests.e2e.test_e2e import launch, live_config
 
 
 def one_line_error(r, *needles):

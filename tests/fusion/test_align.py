@@ -10,13 +10,13 @@ S = 1000 * MS
 
 
 def msg(stream, t0, t1, wm=None, **meta):
-    return Message(stream, 0, t0, t1, t1 if wm is None else wm, [np.zeros(1, np.float32)], meta,
+    return Message(stream, 0, t0, t1, t1 if wm is None else wm, {"x": np.zeros(1, np.float32)}, meta,
                    {"capture": t1})
 
 
 def make(deadline=None, required=("video", "audio", "text")):
     return Aligner(["video", "audio", "text"], list(required), window_ns=2 * S, hop_ns=200 * MS,
-                   origin_ns=0, deadline_ns=deadline, stale_ns=500 * MS)
+                   origin_ns=0, deadline_ns=deadline, stale_ns=500 * MS, instants=("text",))
 
 
 def feed_video_audio(a, until_ms, now=0):

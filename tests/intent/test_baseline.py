@@ -5,9 +5,10 @@ import pytest
 
 from stream.encoders import weights as models
 from stream.encoders.text import TextEmbedder
-from stream.encoders.vision import CUE_NAMES
 from stream.fusion.align import Item, Window
 from stream.intent.baseline import BaselineModel
+from stream.intent.checkpoint import read_checkpoint
+from stream.modalities.video import CUE_NAMES
 from stream.offline.train_text import examples
 
 S = 1_000_000_000
@@ -15,7 +16,7 @@ S = 1_000_000_000
 
 @pytest.fixture(scope="module")
 def model():
-    return BaselineModel(models.REPO / "models" / "intent_baseline.pt")
+    return BaselineModel(read_checkpoint(models.REPO / "models" / "intent_baseline.pt"))
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +38,10 @@ def _window(embedder, text, source, face: bool, speech: bool = True):
     cues = np.zeros(len(CUE_NAMES), np.float32)
     if face:
         cues[CUE_NAMES.index("present")] = cues[CUE_NAMES.index("facing")] = 1
-    video = [Item(t, t + S // 15, [cues], {}, 0) for t in range(0, 2 * S, S // 15)]
-    audio = [Item(t, t + S // 10, [], {"vad": 0.9 if speech else 0.0}, 0)
+    video = [Item(t, t + S // 15, {"cues": cues}, {}, 0) for t in range(0, 2 * S, S // 15)]
+    audio = [Item(t, t + S // 10, {}, {"vad": 0.9 if speech else 0.0}, 0)
              for t in range(0, 2 * S, S // 10)]
-    txt = [Item(S // 2, 3 * S // 2, [embedder([text])[0]], {"text": text, "source": source}, 0)]
+    txt = [Item(S // 2, 3 * S // 2, {"embedding": embedder([text])[0]}, {"text": text, "source": source}, 0)]
     return Window(0, 2 * S, {"video": video, "audio": audio, "text": txt},
                   {"video": "ok", "audio": "ok", "text": "ok"})
 

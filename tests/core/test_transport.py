@@ -35,10 +35,10 @@ def pubsub():
 def test_multipart_zero_copy_1mb_over_real_sockets(pubsub):
     _, pub, sub, _ = pubsub
     big = np.random.default_rng(0).standard_normal(262144).astype(np.float32)  # 1 MiB
-    pub.send(Message("x", 1, 10, 20, 20, [big, np.zeros(3, np.int16)], topic="x"))
+    pub.send(Message("x", 1, 10, 20, 20, {"big": big, "small": np.zeros(3, np.int16)}, topic="x"))
     m = sub.recv(2000)
     assert m is not None
-    np.testing.assert_array_equal(m.parts[0], big)
+    np.testing.assert_array_equal(m.parts["big"], big)
     assert m.stages["publish"] <= m.stages["receive"]
 
 
@@ -68,7 +68,7 @@ def test_hwm_bounds_the_queue_and_sheds():
     connected(pub, sub)
     payload = np.zeros(16384, np.float32)
     for seq in range(1, 2001):
-        pub.send(Message("x", seq, 0, 0, 0, [payload], topic="x"))
+        pub.send(Message("x", seq, 0, 0, 0, {"x": payload}, topic="x"))
     time.sleep(0.5)
     n = 0
     while sub.recv(100) is not None:

@@ -4,12 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from stream.encoders.vision import CUE_NAMES
+from stream.config import Config
 from stream.fusion.align import Item, Window
-from stream.intent.fusion_net import MODS, TEXT_DIM, VIDEO_DIM, FusionModel, FusionNet, WindowArrays, collate
+from stream.intent.checkpoint import read_checkpoint
+from stream.intent.fusion_net import FusionModel, FusionNet, WindowArrays, collate
+from stream.modalities.registry import step_spec
+from stream.modalities.video import CUE_NAMES
 from stream.offline.train_fusion import Example, norm_stats, train
 
 S = 1_000_000_000
+SPEC = step_spec(Config())  # the built-in modalities: video, audio, text
+MODS = list(SPEC)
+VIDEO_DIM, TEXT_DIM = SPEC["video"]["dim"], SPEC["text"]["dim"]
 SCENE_FACE = np.random.default_rng(100).random(1280, dtype=np.float32)
 SCENE_EMPTY = np.random.default_rng(101).random(1280, dtype=np.float32)
 INTENTS = ["none", "HassTurnOn", "HassTurnOff", "HassStartTimer"]
@@ -44,9 +50,12 @@ def make_window(rng, text_vec, facing: bool, typed: bool = False, video: bool = 
     a[:, 0] = 0.9
     t = np.zeros((0, TEXT_DIM), np.float32) if text_vec is None else \
         np.concatenate([text_vec, [float(typed), 0.3]])[None].astype(np.float32)
-    return WindowArrays(2 * S, 2 * S, v, np.linspace(0, 2 * S, nv).astype(np.int64), a,
-                        np.linspace(0, 2 * S, na).astype(np.int64), t,
-                        np.full(len(t), int(1.4 * S), np.int64), np.array([video, audio, True]))
+    times = {"video": np.linspace(0, 2 * S, nv).astype(np.int64),
+             "audio": np.linspace(0, 2 * S, na).astype(np.int64),
+             "text": np.full(len(t), int(1.4 * S), np.int64)}
+    avail = {"video": video, "audio": audio, "text": True}
+    return WindowArrays(2 * S, 2 * S, {"video": v, "audio": a, "text": t}, times,
+                        np.array([avail[m] for m in SPEC]))
 
 
 def dataset(text_emb, n: int, seed: int) -> list[Example]:
@@ -67,12 +76,12 @@ def dataset(text_emb, n: int, seed: int) -> list[Example]:
 @pytest.mark.parametrize("mode", ["early", "intermediate", "late"])
 def test_shapes_and_masked_steps_do_not_matter(mode, text_emb):
     torch.manual_seed(0)
-    net = FusionNet(len(INTENTS), mode).eval()
+    net = FusionNet(len(INTENTS), {m: s["dim"] for m, s in SPEC.items()}, mode).eval()
     rng = np.random.default_rng(0)
     ws = [make_window(rng, text_emb["HassTurnOn"][0], True),
           make_window(rng, None, False, video=False)]
     norm = norm_stats([Example(w, 0, 0.0) for w in ws])
-    b = collate(ws, norm)
+    b = collate(ws, norm, SPEC)
     assert b["video"].shape == (2, 16, VIDEO_DIM) and b["text"].shape == (2, 2, TEXT_DIM)
     with torch.inference_mode():
         logits, addr = net(b)
@@ -88,7 +97,7 @@ def test_shapes_and_masked_steps_do_not_matter(mode, text_emb):
 
 def test_short_training_lowers_the_loss_and_beats_chance(text_emb):
     tr, va = dataset(text_emb, 400, 1), dataset(text_emb, 120, 2)
-    ckpt, hist = train(tr, va, INTENTS, mode="intermediate", epochs=6, patience=6, seed=0, bs=32,
+    ckpt, hist = train(tr, va, INTENTS, SPEC, mode="intermediate", epochs=6, patience=6, seed=0, bs=32,
                        log=lambda *_: None)
     h = hist["history"]
     assert h[-1]["train_loss"] < 0.5 * h[0]["train_loss"]
@@ -99,13 +108,13 @@ def test_short_training_lowers_the_loss_and_beats_chance(text_emb):
 
 def test_save_load_round_trip_gives_identical_outputs(text_emb, tmp_path):
     tr, va = dataset(text_emb, 80, 3), dataset(text_emb, 40, 4)
-    ckpt, _ = train(tr, va, INTENTS, mode="late", epochs=1, seed=0, bs=32, log=lambda *_: None)
+    ckpt, _ = train(tr, va, INTENTS, SPEC, mode="late", epochs=1, seed=0, bs=32, log=lambda *_: None)
     torch.save(ckpt, tmp_path / "m.pt")
-    loaded = FusionModel(tmp_path / "m.pt")
-    net = FusionNet(len(INTENTS), "late")
+    loaded = FusionModel(read_checkpoint(tmp_path / "m.pt"), Config())
+    net = FusionNet(len(INTENTS), {m: s["dim"] for m, s in SPEC.items()}, "late")
     net.load_state_dict(ckpt["state"])
     net.eval()
-    b = collate([e.w for e in va], loaded.norm)
+    b = collate([e.w for e in va], loaded.norm, SPEC)
     with torch.inference_mode():
         a1, b1 = net(b)
         a2, b2 = loaded.net(b)
@@ -114,7 +123,7 @@ def test_save_load_round_trip_gives_identical_outputs(text_emb, tmp_path):
 
 def test_training_with_a_fixed_seed_is_reproducible_on_cpu(text_emb):
     tr, va = dataset(text_emb, 80, 5), dataset(text_emb, 40, 6)
-    runs = [train(tr, va, INTENTS, mode="intermediate", epochs=2, seed=7, bs=32, log=lambda *_: None)[0]
+    runs = [train(tr, va, INTENTS, SPEC, mode="intermediate", epochs=2, seed=7, bs=32, log=lambda *_: None)[0]
             for _ in range(2)]
     for k, v in runs[0]["state"].items():
         assert torch.equal(v, runs[1]["state"][k]), k
@@ -122,18 +131,17 @@ def test_training_with_a_fixed_seed_is_reproducible_on_cpu(text_emb):
 
 def test_prediction_from_an_aligner_window_with_contributions(text_emb, tmp_path):
     tr, va = dataset(text_emb, 200, 8), dataset(text_emb, 60, 9)
-    ckpt, _ = train(tr, va, INTENTS, mode="intermediate", epochs=4, seed=0, bs=32, log=lambda *_: None)
+    ckpt, _ = train(tr, va, INTENTS, SPEC, mode="intermediate", epochs=4, seed=0, bs=32, log=lambda *_: None)
     torch.save(ckpt, tmp_path / "m.pt")
-    model = FusionModel(tmp_path / "m.pt")
+    model = FusionModel(read_checkpoint(tmp_path / "m.pt"), Config())
     cues = np.zeros(len(CUE_NAMES), np.float32)
     cues[CUE_NAMES.index("present")] = cues[CUE_NAMES.index("facing")] = 1
-    video = [Item(t, t + S // 15, [cues, SCENE_FACE], {}, 0)
+    video = [Item(t, t + S // 15, {"cues": cues, "embedding": SCENE_FACE}, {}, 0)
              for t in range(0, 2 * S, S // 15)]
-    audio = [Item(t, t + S // 10, [np.zeros(0, np.float32), np.zeros((10, 64), np.float32),
-                                   np.zeros(128, np.float32)], {"vad": 0.9}, 0)
+    audio = [Item(t, t + S // 10, {"embedding": np.zeros(128, np.float32)}, {"vad": 0.9}, 0)
              for t in range(0, 2 * S, S // 10)]
-    text = [Item(S, int(1.4 * S), [text_emb["HassTurnOff"][1]], {"text": "switch off the lamp",
-                                                                 "source": "asr"}, 0)]
+    text = [Item(S, int(1.4 * S), {"embedding": text_emb["HassTurnOff"][1]},
+                 {"text": "switch off the lamp", "source": "asr"}, 0)]
     w = Window(0, 2 * S, {"video": video, "audio": audio, "text": text},
                {"video": "ok", "audio": "ok", "text": "ok"})
     p = model.predict(w)

@@ -11,18 +11,19 @@ def roundtrip(msg: Message) -> Message:
 
 
 def test_roundtrip_keeps_every_field_and_tensor():
-    parts = [np.arange(12, dtype=np.float32).reshape(3, 4), np.array([1, -2], np.int16)]
+    parts = {"cues": np.arange(12, dtype=np.float32).reshape(3, 4), "n": np.array([1, -2], np.int16)}
     m = Message("video", 7, 100, 200, 150, parts, {"text": "hi"}, {"capture": 99}, topic="video")
     out = roundtrip(m)
     assert (out.stream, out.seq, out.t_start, out.t_end, out.watermark) == ("video", 7, 100, 200, 150)
     assert out.meta == {"text": "hi"} and out.stages == {"capture": 99}
-    np.testing.assert_array_equal(out.parts[0], parts[0])
-    assert out.parts[0].dtype == np.float32 and out.parts[1].dtype == np.int16
+    assert list(out.parts) == ["cues", "n"]  # named, in order
+    np.testing.assert_array_equal(out.parts["cues"], parts["cues"])
+    assert out.parts["cues"].dtype == np.float32 and out.parts["n"].dtype == np.int16
 
 
 def test_tensor_frames_are_raw_bytes_not_pickle():
     x = np.ones(1000, np.float32)
-    frames = encode(Message("a", 0, 0, 0, 0, [x]))
+    frames = encode(Message("a", 0, 0, 0, 0, {"x": x}))
     assert len(frames) == 3
     assert bytes(frames[2]) == x.tobytes()
 
@@ -42,8 +43,11 @@ def _header(**kw):
     ([b"t", _header(t=[5, 1])], "ends before"),
     ([b"t", _header(seq="x")], "seq"),
     ([b"t", _header(parts=[["float32", [4]]])], "parts"),
-    ([b"t", _header(parts=[["float32", [4]]]), b"\0" * 3], "byte size"),
-    ([b"t", _header(parts=[["object", [1]]]), b"\0" * 8], "not allowed"),
+    ([b"t", _header(parts=[["float32", [4]]], meta={"parts": ["x"]}), b"\0" * 3], "byte size"),
+    ([b"t", _header(parts=[["object", [1]]], meta={"parts": ["x"]}), b"\0" * 8], "not allowed"),
+    ([b"t", _header(parts=[["float32", [1]]]), b"\0" * 4], "name every part"),
+    ([b"t", _header(parts=[["float32", [1]]] * 2, meta={"parts": ["x", "x"]}), b"\0" * 4, b"\0" * 4],
+     "name every part"),
 ])
 def test_invalid_messages_raise(frames, reason):
     with pytest.raises(MessageError, match=reason):

@@ -12,7 +12,7 @@ import pytest
 
 from stream.process.supervisor import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def launch(*args, timeout=180):

@@ -7,8 +7,10 @@ import torch
 import torchvision
 
 from stream.encoders import weights as models
-from stream.encoders.vision import CUE_NAMES, FaceCues, ImageEmbedder
+from stream.encoders.vision import FaceCues, ImageEmbedder
+from stream.modalities.video import CUE_NAMES
 from stream.offline import media as testdata
+from tests import media as test_media
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +20,7 @@ def cues():
 
 def _lfw_frames():
     out = []
-    for img in testdata.lfw_subset():
+    for img in test_media.lfw_subset():
         g = cv2.resize((img * 255).astype(np.uint8), (96, 96), interpolation=cv2.INTER_CUBIC)
         g = cv2.copyMakeBorder(g, 32, 32, 32, 32, cv2.BORDER_REPLICATE)
         out.append(cv2.cvtColor(g, cv2.COLOR_GRAY2BGR))
@@ -45,7 +47,7 @@ def test_talking_face_video_is_present_facing_and_moving_its_mouth(cues):
 
 
 def test_scene_without_face_and_upside_down_face_are_not_facing(cues):
-    for f in testdata.scene_without_face(n=10):
+    for f in test_media.scene_without_face(n=10):
         assert cues(f)[CUE_NAMES.index("present")] == 0
     # No redistributable footage of a face turned away is at hand; an upside-down face is not
     # a face looking at the camera either.

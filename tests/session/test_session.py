@@ -19,7 +19,7 @@ from stream.offline import media as testdata
 from stream.offline.evaluate import score
 from stream.session.format import AudioWriter, Session, VideoWriter, write_manifest
 from stream.session.importer import import_session
-from tests.test_e2e import ROOT, launch, live_config, predictions
+from tests.e2e.test_e2e import ROOT, launch, live_config, predictions
 
 
 def write_jsonl(path: Path, rows) -> Path:

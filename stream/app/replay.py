@@ -1,0 +1,60 @@
+"""Replaying sessions: run options from a session, feature caches, fusion-only replay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from stream.app.pipeline import Pipeline
+from stream.app.sinks import MemorySink, Sink
+from stream.config import Config
+from stream.errors import StreamError
+from stream.intent.checkpoint import load_model
+from stream.intent.prediction import IntentModel
+from stream.modalities.registry import modalities
+from stream.process.stage import RunOptions
+from stream.session.features import fusion_replay, has_features
+from stream.session.format import Session
+
+
+def replay_config(cfg: Config, speed: float) -> Config:
+    """The config for replaying: windows close on watermarks only; ``speed`` 0 is max."""
+    return replace(cfg, run=replace(cfg.run, replay=True, speed=speed))
+
+
+def replay_options(session: Session, cfg: Config, start: float = 0.0, end: float | None = None,
+                   loop: bool = False) -> RunOptions:
+    """Every stream the session holds, from the session; its typed lines as the script."""
+    streams = session.streams
+    sources = {m.name: f"session:{session.root}" for m in modalities(cfg)
+               if m.source is not None and m.name in streams}
+    typed = [e for e in session.text_events() if e.get("source") == "typed"
+             and e["t"] >= start and (end is None or e["t"] < end)]
+    period = (end or session.duration_s) - start
+    return RunOptions(sources=sources, typed=typed, scripted=True, start_s=start, end_s=end,
+                      loop_period_s=period if loop else None)
+
+
+def replay_predictions(session: Session, cfg: Config, model: IntentModel | None = None,
+                       cache: bool = True, sinks: list[Sink] = ()) -> list[dict]:
+    """A whole session's predictions: from its feature cache if it has one, else a max-speed
+    replay through the workers (which writes the cache when ``cache``)."""
+    cfg = replay_config(cfg, 0.0)
+    if cache and has_features(session.root):
+        return fusion_replay(session.root, cfg, session.streams, model or load_model(cfg.fusion.model, cfg))
+    mem = MemorySink()
+    opts = replay_options(session, cfg)
+    if cache:
+        opts = replace(opts, cache=str(session.root))
+    Pipeline(cfg, opts, [mem, *sinks]).run()
+    return mem.predictions
+
+
+def ensure_features(session: Session, cfg: Config, log: Callable[[str], None] = print) -> None:
+    """Encode a session (a max-speed replay that caches what fusion receives), unless cached."""
+    if has_features(session.root):
+        return
+    log(f"encoding {session.root} ({session.duration_s:.0f} s of media)…")
+    replay_predictions(session, cfg, cache=True)
+    if not has_features(session.root):
+        raise StreamError(f"{session.root}: the replay ended without writing features")

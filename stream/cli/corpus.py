@@ -1,0 +1,40 @@
+"""``corpus OUT``: rebuild the labelled training corpus, then encode it (feature caches)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from stream.cli.common import add_common, load_config, open_session
+
+
+def add(sub) -> None:
+    sp = sub.add_parser("corpus", help="rebuild the labelled training corpus (and encode it)")
+    add_common(sp)
+    sp.add_argument("out")
+    sp.add_argument("--scale", type=float, default=1.0, help="fraction of the default size")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--no-features", action="store_true", help="only write the sessions")
+    sp.set_defaults(fn=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stream.app.replay import ensure_features
+    from stream.offline import corpus
+
+    cfg = load_config(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    summary = corpus.build(out, scale=args.scale, seed=args.seed, log=print)
+    print(f"built in {time.monotonic() - t0:.0f} s")
+    if not args.no_features:
+        t1 = time.monotonic()
+        for sess in sorted(out.glob("*/*/manifest.json")):
+            ensure_features(open_session(str(sess.parent)), cfg, print)
+        print(f"encoded in {time.monotonic() - t1:.0f} s")
+    print(json.dumps({k: {n: v.get("duration_s") for n, v in e.items()}
+                      for k, e in summary["splits"].items()}))
+    return 0

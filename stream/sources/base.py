@@ -1,0 +1,62 @@
+"""Capture devices with one interface: ``connect / read / disconnect`` (after LeRobot's cameras).
+
+Video sources yield ``(frame_bgr, t_ns)``, audio sources ``(chunk, t_start_ns)``
+with ``t`` the event (capture) time on the monotonic clock. ``read`` is
+lossless and blocks until the next item is due (files are paced by a
+:class:`~stream.core.clock.Pacer`); it returns None at the end. Live capture
+wraps a video source in :class:`~stream.sources.video.LatestFrame` (keep the
+newest, count drops).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from stream.errors import StreamError
+
+
+class DeviceError(StreamError, RuntimeError):
+    """A device or media file that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class SourceTiming:
+    """How a source releases its items: pacing, seeking, looping."""
+
+    speed: float | None = 1.0  # None: as fast as possible (replay --speed max)
+    replay: bool = False  # every item, lossless (no newest-frame policy)
+    start_s: float = 0.0
+    end_s: float | None = None
+    loop: bool = False
+
+
+def is_file_spec(spec: str) -> bool:
+    """A path (has a separator or an extension), not a device index or name."""
+    return os.path.sep in spec or bool(os.path.splitext(spec)[1])
+
+
+class Source(ABC):
+    """``connect`` opens the device or file (before start, so failures surface at once);
+    ``read`` returns the next item or None at the end."""
+
+    origin_ns: int = 0
+    fps: float = 0.0
+
+    def set_origin(self, origin_ns: int) -> None:
+        """Session time zero, known only once the supervisor says start."""
+        self.origin_ns = origin_ns
+        pacer = getattr(self, "pacer", None)
+        if pacer is not None:
+            pacer.start_ns = origin_ns
+
+    @abstractmethod
+    def connect(self) -> None: ...
+
+    @abstractmethod
+    def read(self) -> tuple[Any, int] | None: ...
+
+    def disconnect(self) -> None:
+        pass

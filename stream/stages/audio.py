@@ -1,0 +1,51 @@
+"""Audio stage: microphone / file / session / synthetic chunks -> log-mel, VAD, embedding.
+
+Audio is lossless: chunks are never dropped here; a microphone that outpaces
+us overflows its bounded queue, which is counted and reported. Each message
+carries the raw chunk too (``pcm``), for the ASR worker.
+"""
+
+from __future__ import annotations
+
+from stream.core.clock import now_ns
+from stream.encoders.audio import SR
+from stream.process.stage import Output, StageContext
+from stream.stages.capture import CaptureStage
+
+
+class AudioStage(CaptureStage):
+    modality = "audio"
+
+    def __init__(self, encoder=None) -> None:
+        self.enc = encoder  # chunk -> (log-mel, embedding, VAD); tests may pass a fake
+
+    def load(self, ctx: StageContext) -> None:
+        if self.enc is None:
+            import torch
+
+            from stream.encoders.audio import AudioEncoder
+
+            torch.set_num_threads(ctx.cfg.run.torch_threads)
+            self.enc = AudioEncoder(ctx.cfg.audio.n_mels)
+
+    def poll(self) -> list[Output]:
+        item = self.source.read()  # DeviceError: exit, fusion marks audio missing, restarted
+        if item is None:
+            self.done = True
+            return []
+        chunk, t = item
+        if t < self.origin_ns:
+            return []  # a microphone delivers from connect(); the session starts at origin
+        cap_ns = now_ns()
+        t_end = t + int(len(chunk) * 1e9 / SR)
+        self.record(chunk, t)
+        enc0 = now_ns()
+        logmel, emb, vad = self.enc(chunk)
+        enc1 = now_ns()
+        if hasattr(self.source, "overflows"):
+            self.ctx.stats["overflow"] = self.source.overflows
+        self.ctx.gauges.update(encode_ms=round((enc1 - enc0) / 1e6, 2), vad=round(vad, 2))
+        return [Output("audio", t, t_end, {"pcm": chunk, "logmel": logmel, "embedding": emb},
+                       meta={"vad": round(vad, 4)},
+                       stages={"capture": cap_ns, "encode_start": enc0, "encode_end": enc1},
+                       watermark=t_end)]

@@ -1,0 +1,82 @@
+"""Fusion stage: every modality's features -> time-aligned windows -> intent predictions.
+
+Windows close on watermarks (replay: only on watermarks, so any replay speed
+gives identical predictions); live windows also close on a deadline, with
+lagging streams marked stale or missing. Each prediction is published in the
+DESIGN.md section 3 shape. A full replay can cache what fusion received in
+the session (``features/``) for fast fusion-only replays.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stream.core.clock import now_ns
+from stream.core.message import EOS, Message, Topic
+from stream.fusion.fuser import Fuser
+from stream.process.stage import Output, Stage, StageContext
+from stream.session.features import FeatureRecorder
+
+
+class FusionStage(Stage):
+    def __init__(self, model=None) -> None:
+        self.model = model  # an IntentModel; tests may pass their own
+
+    def setup(self, ctx: StageContext) -> None:
+        super().setup(ctx)
+        if self.model is None:
+            import torch
+
+            from stream.intent.checkpoint import load_model
+
+            torch.set_num_threads(ctx.cfg.run.torch_threads)
+            self.model = load_model(ctx.cfg.fusion.model, ctx.cfg)
+        self.fuser: Fuser | None = None
+        self.cache: FeatureRecorder | None = None
+        self.lat: list[float] = []
+
+    def start(self, origin_ns: int) -> None:
+        super().start(origin_ns)
+        cfg, opt = self.ctx.cfg, self.ctx.options
+        self.fuser = Fuser(cfg, self.ctx.inputs, origin_ns, self.model, opt.start_s)
+        if opt.cache:
+            self.cache = FeatureRecorder(Path(opt.cache), origin_ns, cfg, self.fuser.streams)
+
+    def on_heartbeat(self, stream: str, watermark: int) -> None:
+        if self.fuser is not None:
+            self.fuser.advance(stream, watermark)
+
+    def process(self, m: Message) -> list[Output]:
+        assert self.fuser is not None
+        self.fuser.add(m, now_ns())
+        if self.cache is not None:
+            self.cache.add(m)
+        return []
+
+    def poll(self) -> list[Output]:
+        assert self.fuser is not None
+        out = []
+        for w in self.fuser.poll(now_ns()):
+            pred = self.fuser.predict(w, now_ns())
+            if pred is None:
+                continue
+            self.lat.append(pred["latency_ms"])
+            out.append(Output(Topic.PREDICTION, w.start_ns, w.end_ns, meta=pred, watermark=w.end_ns,
+                              stages={"capture": w.newest_capture_ns}))
+        counts = self.fuser.aligner.counts
+        self.ctx.stats.update(counts)
+        counts.clear()
+        if self.lat:
+            s = sorted(self.lat[-200:])
+            self.ctx.gauges["latency_p50_ms"] = round(s[len(s) // 2], 1)
+            self.ctx.gauges["latency_p95_ms"] = round(s[int(len(s) * 0.95)], 1)
+        self.done = self.fuser.done
+        return out
+
+    def end(self) -> None:
+        """Fusion drains: it ends when every input has sent end of stream."""
+
+    def finish(self) -> list[Output]:
+        if self.cache is not None:
+            self.cache.write()
+        return [Output(Topic.PREDICTION, EOS, EOS, meta={"eos": True}, watermark=EOS)]

@@ -1,0 +1,142 @@
+"""Text stage: typed lines (dashboard, ``launch.py say``, a replayed session) and final
+transcripts -> MiniLM sentence embeddings.
+
+Its watermark is the older of the ASR's and the typed input's: live, typed
+input promises "nothing before now"; in replay, "nothing before the next
+scripted line".
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import zmq
+
+from stream.core.clock import Pacer, now_ns
+from stream.core.message import EOS, Message, Topic
+from stream.process.stage import Output, Stage, StageContext
+
+TYPED_SLACK_NS = 30_000_000  # a `say` line may take this long to reach us
+
+
+def scripted(events: list[dict], loop_period_s: float | None) -> Iterator[tuple[float, str]]:
+    """Typed events as (session seconds, text), repeated every period when looping."""
+    events = sorted(events, key=lambda e: e["t"])
+    for k in itertools.count() if loop_period_s else [0]:
+        if not events:
+            return
+        for e in events:
+            yield e["t"] + k * (loop_period_s or 0.0), e["text"]
+
+
+class TextStage(Stage):
+    def __init__(self, embedder=None) -> None:
+        self.emb = embedder  # texts -> (n, 384); tests pass a hashing embedder
+
+    def setup(self, ctx: StageContext) -> None:
+        super().setup(ctx)
+        cfg = ctx.cfg
+        if self.emb is None:
+            import torch
+
+            from stream.encoders import weights
+            from stream.encoders.text import TextEmbedder
+
+            torch.set_num_threads(cfg.run.torch_threads)
+            self.emb = TextEmbedder(weights.torch_device(cfg.run.device), cfg.text.max_len)
+        self.emb(["warm up"])
+        self.pull = None
+        if "say" in ctx.endpoints:
+            self.pull = zmq.Context.instance().socket(zmq.PULL)
+            self.pull.linger = 0
+            self.pull.bind(ctx.endpoints["say"])
+        self.asr_wm = -1 if "asr" in ctx.inputs else EOS
+        self.ended = False
+
+    def start(self, origin_ns: int) -> None:
+        super().start(origin_ns)
+        opt = self.ctx.options
+        self.rec = None
+        if opt.record:
+            from stream.session.format import JsonlWriter
+
+            self.rec = JsonlWriter(Path(opt.record) / "text.jsonl")
+        self.script = scripted(opt.typed, opt.loop_period_s)
+        self.nxt = next(self.script, None)
+        self.pacer = Pacer(self.ctx.cfg.run.speed or None, origin_ns)
+        self.start_ns = int(opt.start_s * 1e9)
+
+    def _embed(self, text: str, t0: int, t1: int, source: str, capture: int) -> Output:
+        enc0 = now_ns()
+        e = self.emb([text])[0]
+        enc1 = now_ns()
+        self.ctx.gauges.update(encode_ms=round((enc1 - enc0) / 1e6, 1), last=text)
+        self.ctx.stats[source] += 1
+        if self.rec is not None:
+            o = self.origin_ns
+            self.rec.add({"t": round((t0 - o) / 1e9, 6), "end": round((t1 - o) / 1e9, 6),
+                          "text": text, "source": source})
+        return Output("text", t0, t1, {"embedding": e}, meta={"text": text, "source": source},
+                      stages={"capture": capture, "encode_start": enc0, "encode_end": enc1})
+
+    def process(self, m: Message) -> list[Output]:
+        """Final transcripts from the ASR."""
+        out = []
+        if m.topic == Topic.TRANSCRIPT and m.meta.get("final"):
+            capture = m.stages.get("capture", now_ns())
+            out.append(self._embed(m.meta["text"], m.t_start, m.t_end, "asr", capture))
+        self.asr_wm = max(self.asr_wm, m.watermark)
+        return out
+
+    def _scripted(self) -> list[Output]:
+        """Scripted typed lines, when due, and never ahead of the ASR (keeps time order)."""
+        out = []
+        while self.nxt is not None:
+            t = self.origin_ns + int(self.nxt[0] * 1e9)
+            if t > self.asr_wm or now_ns() < self.pacer.due_ns(t - self.origin_ns - self.start_ns):
+                break
+            out.append(self._embed(self.nxt[1], t, t, "typed", now_ns()))
+            self.nxt = next(self.script, None)
+        return out
+
+    def _said(self) -> list[Output]:
+        """Live typed lines (dashboard, `say`)."""
+        out = []
+        while self.pull is not None and self.pull.poll(0):
+            try:
+                ev = json.loads(self.pull.recv())
+                text, t = str(ev["text"]).strip(), int(ev.get("t_ns", now_ns()))
+            except (ValueError, KeyError, TypeError):
+                self.ctx.stats["invalid_say"] += 1
+                continue
+            if t <= self.watermark:  # later than we promised: keep it, but in order
+                self.ctx.stats["late_typed"] += 1
+                t = self.watermark + 1
+            if text:
+                out.append(self._embed(text, t, t, "typed", now_ns()))
+        return out
+
+    def poll(self) -> list[Output]:
+        out = self._scripted()
+        if self.nxt is not None:
+            typed_wm = self.origin_ns + int(self.nxt[0] * 1e9) - 1
+        elif self.ctx.options.scripted or self.ended:
+            typed_wm = EOS
+        else:
+            typed_wm = now_ns() - TYPED_SLACK_NS
+        out += self._said()
+        self.watermark = max(self.watermark, min(self.asr_wm, typed_wm))
+        self.done = typed_wm >= EOS and self.asr_wm >= EOS
+        return out
+
+    def end(self) -> None:
+        self.ended = True
+
+    def close(self) -> None:
+        if self.pull is not None:
+            self.pull.close()
+        if getattr(self, "rec", None) is not None:
+            self.rec.close()
