@@ -1,0 +1,100 @@
+"""Every stage in-process with run_stage (no sockets, no processes), the heavy models faked."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from stream.config import Config
+from stream.core.message import EOS, Message
+from stream.encoders.asr import StreamingAsr
+from stream.process.stage import RunOptions, eos, run_stage
+from stream.stages.asr import AsrStage
+from stream.stages.audio import AudioStage
+from stream.stages.fusion import FusionStage
+from stream.stages.text import TextStage
+from tests.fakes import EchoIntentModel, FakeAudioEncoder, HashingTextEmbedder, ScriptedWhisper
+
+pytestmark = pytest.mark.unit
+S, SR, CHUNK = 1_000_000_000, 16000, 1536
+
+
+def replay_cfg() -> Config:
+    cfg = Config()
+    cfg.run.replay, cfg.run.speed = True, 0.0
+    return cfg
+
+
+def tone_wav(path: Path, spans: list[tuple[float, float]], total: float) -> Path:
+    """Silence with a loud tone over each (start, end) span: speech, for the fake VAD."""
+    x = np.zeros(int(total * SR), np.float32)
+    for k, (a, b) in enumerate(spans):  # a different tone each: utterances sound different
+        t = np.arange(int(a * SR), int(b * SR))
+        x[t] = 0.3 * np.sin(2 * np.pi * (220 + 70 * k) * t / SR)
+    sf.write(path, x, SR)
+    return path
+
+
+def audio_messages(wav: Path) -> list[Message]:
+    outs = run_stage(AudioStage(FakeAudioEncoder()), cfg=replay_cfg(),
+                     options=RunOptions(sources={"audio": str(wav)}))
+    return [Message("audio", i, o.t_start, o.t_end, o.watermark, o.parts, o.meta, o.stages, topic="audio")
+            for i, o in enumerate(outs)]
+
+
+def test_audio_stage_reads_a_file_in_whole_chunks_with_times_and_vad(tmp_path):
+    msgs = audio_messages(tone_wav(tmp_path / "a.wav", [(0.5, 1.2)], 2.0))
+    assert len(msgs) == int(np.ceil(2.0 * SR / CHUNK))
+    assert [m.t_start for m in msgs] == [int(i * CHUNK * S / SR) for i in range(len(msgs))]
+    assert all(m.parts["pcm"].shape == (CHUNK,) and m.watermark == m.t_end for m in msgs)
+    speech = [m.t_start / S for m in msgs if m.meta["vad"] > 0.5]
+    assert 0.4 <= speech[0] <= 0.6 and 1.0 <= speech[-1] <= 1.2
+
+
+def test_asr_stage_segments_speech_and_finishes_at_end_of_stream(tmp_path):
+    msgs = audio_messages(tone_wav(tmp_path / "a.wav", [(0.5, 1.3), (2.5, 3.0)], 3.4))
+    stage = AsrStage(StreamingAsr(Config().asr, model=ScriptedWhisper(["turn on the lights", "pause"])))
+    outs = run_stage(stage, [*msgs, eos("audio")])
+    finals = [o for o in outs if o.meta["final"]]
+    assert [f.meta["text"] for f in finals] == ["turn on the lights", "pause"]
+    assert abs(finals[0].t_start / S - 0.5) < 0.2 and abs(finals[0].t_end / S - 1.3) < 0.2
+    assert stage.done and stage.watermark == EOS
+    # The second utterance ends with the stream: finish() flushed it.
+    assert finals[1].t_end / S <= 3.0 + 0.1
+
+
+def test_text_stage_orders_scripted_lines_behind_the_asr_watermark():
+    opts = RunOptions(typed=[{"t": 2.0, "text": "pause the music"}], scripted=True)
+    asr = [Message("asr", 0, S // 2, S, S // 2, meta={"text": "turn on the lights", "final": True},
+                   topic="asr"),
+           Message("asr", 1, 3 * S, 3 * S, EOS, topic="wm")]
+    stage = TextStage(HashingTextEmbedder())
+    outs = run_stage(stage, asr, cfg=replay_cfg(), options=opts, listens=["asr"])
+    assert [(o.meta["text"], o.meta["source"]) for o in outs] == [
+        ("turn on the lights", "asr"), ("pause the music", "typed")]
+    assert outs[1].t_start == 2 * S and outs[0].parts["embedding"].shape == (384,)
+    assert stage.done and stage.watermark == EOS
+
+
+def test_fusion_stage_closes_windows_on_watermarks_and_ends_with_eos():
+    emb = HashingTextEmbedder()(["turn on the lights"])[0]
+    t = 1_100_000_000  # off the 200 ms grid: an event window answers at once
+    text = Message("text", 0, t, t, t, {"embedding": emb}, {"text": "turn on the lights", "source": "typed"},
+                   {"capture": t}, topic="text")
+    stage = FusionStage(EchoIntentModel())
+    outs = run_stage(stage, [text, eos("text")], cfg=replay_cfg(), listens=["text"])
+    preds, end = outs[:-1], outs[-1]
+    assert end.meta == {"eos": True} and end.watermark == EOS
+    assert [p.meta["t"] for p in preds] == sorted(p.meta["t"] for p in preds)
+    fired = [p.meta for p in preds if p.meta["intent"] == "HassTurnOn"]
+    assert fired and fired[0]["t"] == 1.1 and fired[0]["event"]
+    assert fired[0]["modalities"]["text"] == "ok" and fired[0]["modalities"]["video"] == "missing"
+
+
+def test_fusion_drops_and_counts_messages_that_break_their_schema():
+    bad = Message("text", 0, S, S, S, {"embedding": np.zeros(3, np.float32)}, {"text": "x"}, topic="text")
+    stage = FusionStage(EchoIntentModel())
+    outs = run_stage(stage, [bad, eos("text")], cfg=replay_cfg(), listens=["text"])
+    assert stage.ctx.stats["text.bad_shape"] == 1
+    assert not [o for o in outs if o.meta.get("text")]
