@@ -135,6 +135,50 @@ class Renderer:
         return to_mono_16k(x, sr)
 
 
+def _scene(r: Renderer, kind: str, n: int, split: str) -> list[np.ndarray]:
+    """The episode's video: a talking face, an idle one, or nobody."""
+    if kind in ("command_facing", "smalltalk_facing"):
+        return r.talking(n)
+    if kind == "idle_face" or (kind == "typed_command" and r.rng.random() < 0.5):
+        return r.idle(n)
+    return r.empty(n, split)
+
+
+def _label(kind: str, ex: hi.Example, t0: float, lead: float,
+           speech_s: float) -> tuple[dict | None, dict | None]:
+    """(label span, typed line) of an episode starting at ``t0``."""
+    span = (round(t0 + lead, 3), round(t0 + lead + speech_s, 3))
+    if kind == "command_facing":
+        return {"start": span[0], "end": span[1], "intent": ex.intent}, None
+    if kind == "smalltalk_facing":
+        return {"start": span[0], "end": span[1], "intent": hi.NONE, "addressed": True}, None
+    if kind == "typed_command":
+        tt = round(t0 + lead, 3)
+        return {"start": tt, "end": round(tt + 0.5, 3), "intent": ex.intent}, {"t": tt, "text": ex.text}
+    return None, None
+
+
+def _noisy(x: np.ndarray, r: Renderer) -> tuple[np.ndarray, float | None]:
+    """Background noise at a level drawn per session, over a faint room noise."""
+    x = x + r.np_rng.normal(0, 0.002, len(x)).astype(np.float32)
+    snr = r.rng.choice(NOISE_SNR_DB)
+    if snr is not None:
+        speech_rms = 0.1  # espeak's level, roughly
+        x = x + r.np_rng.normal(0, speech_rms / (10 ** (snr / 20)), len(x)).astype(np.float32)
+    return x, snr
+
+
+def _import(out: Path, frames: list[np.ndarray], x: np.ndarray, typed: list[dict],
+            labels: list[dict]) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        media.write_video(d / "v.mp4", frames, FPS)
+        sf.write(d / "a.wav", np.clip(x, -1, 1), SR)
+        (d / "t.jsonl").write_text("".join(json.dumps(e) + "\n" for e in typed))
+        (d / "l.jsonl").write_text("".join(json.dumps(e) + "\n" for e in labels))
+        import_session(out, d / "v.mp4", d / "a.wav", d / "t.jsonl", d / "l.jsonl", hi.names())
+
+
 def build_session(out: Path, split: str, sents: Split, n_episodes: int, seed: int) -> dict:
     """One spoken session of ``n_episodes`` episodes, imported into ``out``."""
     r = Renderer(seed)
@@ -143,60 +187,29 @@ def build_session(out: Path, split: str, sents: Split, n_episodes: int, seed: in
     audio: list[np.ndarray] = []
     labels: list[dict] = []
     typed: list[dict] = []
-    kinds = [k for k, _ in KINDS]
-    weights = [w for _, w in KINDS]
     counts: dict[str, int] = {}
-    t = 0.0
     for _ in range(n_episodes):
-        kind = rng.choices(kinds, weights)[0]
+        kind = rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
         counts[kind] = counts.get(kind, 0) + 1
         lead = rng.uniform(0.4, 1.0)
         ex = rng.choice(sents.commands)
+        s = np.zeros(0, np.float32)
         if kind.startswith("command") or kind.startswith("smalltalk"):
-            text = ex.text if kind.startswith("command") else rng.choice(sents.talk)
-            s = r.speech(text, split)
-        else:
-            s = np.zeros(0, np.float32)
-        dur = lead + max(len(s) / SR, 0.6) + GAP_S
-        n = int(round(dur * FPS))
+            s = r.speech(ex.text if kind.startswith("command") else rng.choice(sents.talk), split)
+        n = int(round((lead + max(len(s) / SR, 0.6) + GAP_S) * FPS))
         t0 = len(frames) / FPS  # keep audio and video on the same clock
-        if kind in ("command_facing", "smalltalk_facing"):
-            vid = r.talking(n)
-        elif kind == "idle_face" or (kind == "typed_command" and rng.random() < 0.5):
-            vid = r.idle(n)
-        else:
-            vid = r.empty(n, split)
-        frames += vid
+        frames += _scene(r, kind, n, split)
         seg = np.zeros(n * SR // FPS, np.float32)
         if len(s):
             a = int(lead * SR)
             seg[a:a + len(s)] += s[:len(seg) - a]
         audio.append(seg)
-        speech_span = (round(t0 + lead, 3), round(t0 + lead + len(s) / SR, 3))
-        if kind == "command_facing":
-            labels.append({"start": speech_span[0], "end": speech_span[1], "intent": ex.intent})
-        elif kind == "smalltalk_facing":
-            labels.append({"start": speech_span[0], "end": speech_span[1], "intent": hi.NONE,
-                           "addressed": True})
-        elif kind == "typed_command":
-            tt = round(t0 + lead, 3)
-            typed.append({"t": tt, "text": ex.text})
-            labels.append({"start": tt, "end": round(tt + 0.5, 3), "intent": ex.intent})
-        t = len(frames) / FPS
-    x = np.concatenate(audio)[: int(t * SR)]
-    # Background noise at a level drawn per session, over a faint room noise.
-    x = x + r.np_rng.normal(0, 0.002, len(x)).astype(np.float32)
-    snr = rng.choice(NOISE_SNR_DB)
-    if snr is not None:
-        speech_rms = 0.1  # espeak's level, roughly
-        x = x + r.np_rng.normal(0, speech_rms / (10 ** (snr / 20)), len(x)).astype(np.float32)
-    with tempfile.TemporaryDirectory() as d:
-        d = Path(d)
-        media.write_video(d / "v.mp4", frames, FPS)
-        sf.write(d / "a.wav", np.clip(x, -1, 1), SR)
-        (d / "t.jsonl").write_text("".join(json.dumps(e) + "\n" for e in typed))
-        (d / "l.jsonl").write_text("".join(json.dumps(e) + "\n" for e in labels))
-        import_session(out, d / "v.mp4", d / "a.wav", d / "t.jsonl", d / "l.jsonl", hi.names())
+        label, line = _label(kind, ex, t0, lead, len(s) / SR)
+        labels += [label] if label else []
+        typed += [line] if line else []
+    t = len(frames) / FPS
+    x, snr = _noisy(np.concatenate(audio)[: int(t * SR)], r)
+    _import(out, frames, x, typed, labels)
     return {"episodes": counts, "duration_s": round(t, 1), "noise_snr_db": snr}
 
 

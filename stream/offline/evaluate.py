@@ -63,12 +63,8 @@ def unaddressed_speech(speech: list[dict], spans: list[dict]) -> list[dict]:
     return out
 
 
-def score(preds: list[dict], spans: list[dict], duration_s: float,
-          text_events: list[dict] | None = None, grace_s: float = 2.0,
-          speech: list[dict] | None = None) -> dict:
-    """``speech``: transcribed utterances {"t", "end"} (from the feature cache), if known."""
-    preds = sorted(preds, key=lambda p: p["t"])
-    text_events = text_events or []
+def span_events(preds: list[dict], spans: list[dict], text_events: list[dict], grace_s: float) -> list[dict]:
+    """Per labelled command span: the top intent predicted from its start to ``grace_s`` after."""
     events = []
     for s in spans:
         if s["intent"] == NONE:
@@ -82,18 +78,35 @@ def score(preds: list[dict], spans: list[dict], duration_s: float,
         events.append({"start": s["start"], "end": s["end"], "intent": s["intent"], "predicted": top,
                        "right": right, "kind": span_kind(s, text_events),
                        "latency_s": None if first is None else round(first - s["end"], 3)})
-    # False triggers: onsets of a non-none intent outside every span + grace.
+    return events
+
+
+def false_triggers(preds: list[dict], spans: list[dict], grace_s: float) -> list[dict]:
+    """Onsets of a non-none intent outside every command span (plus the grace)."""
     false = []
     prev = NONE
     for p in preds:
         if p.get("event"):
             continue
         if p["intent"] != NONE and p["intent"] != prev:
-            inside = any(s["start"] <= p["t"] <= s["end"] + grace_s for s in spans
-                         if s["intent"] != NONE)
+            inside = any(s["start"] <= p["t"] <= s["end"] + grace_s for s in spans if s["intent"] != NONE)
             if not inside:
                 false.append({"t": p["t"], "intent": p["intent"]})
         prev = p["intent"]
+    return false
+
+
+def _accuracy(events: list[dict]) -> float | None:
+    return round(float(np.mean([e["right"] for e in events])), 4) if events else None
+
+
+def score(preds: list[dict], spans: list[dict], duration_s: float,
+          text_events: list[dict] | None = None, grace_s: float = 2.0,
+          speech: list[dict] | None = None) -> dict:
+    """``speech``: transcribed utterances {"t", "end"} (from the feature cache), if known."""
+    preds = sorted(preds, key=lambda p: p["t"])
+    events = span_events(preds, spans, text_events or [], grace_s)
+    false = false_triggers(preds, spans, grace_s)
     grid = [p for p in preds if not p.get("event")]
     y_true = [label_at(spans, p["t"]) for p in grid]
     y_pred = [p["intent"] for p in grid]
@@ -101,7 +114,7 @@ def score(preds: list[dict], spans: list[dict], duration_s: float,
     lat = [e["latency_s"] for e in events if e["latency_s"] is not None]
     out = {
         "spans": len(events),
-        "event_accuracy": round(float(np.mean([e["right"] for e in events])), 4) if events else None,
+        "event_accuracy": _accuracy(events),
         "false_triggers": len(false),
         "false_triggers_per_min": round(len(false) / max(duration_s / 60, 1e-9), 3),
         "window_macro_f1": round(f1, 4),
@@ -114,8 +127,7 @@ def score(preds: list[dict], spans: list[dict], duration_s: float,
         "per_class_f1": {k: round(v, 4) for k, v in per_class.items()},
     }
     for kind in ("spoken", "typed"):
-        ev = [e for e in events if e["kind"] == kind]
-        out[f"event_accuracy_{kind}"] = round(float(np.mean([e["right"] for e in ev])), 4) if ev else None
+        out[f"event_accuracy_{kind}"] = _accuracy([e for e in events if e["kind"] == kind])
     if speech is not None:
         # How often speech nobody addressed to the assistant still set off an intent.
         un = unaddressed_speech(speech, spans)

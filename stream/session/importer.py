@@ -88,15 +88,42 @@ def read_labels(path: Path, known: list[str]) -> list[dict]:
     return out
 
 
-def import_session(out: Path, video: Path | None, audio: Path | None, text: Path | None,
-                   labels: Path | None, known_intents: list[str],
-                   duration_s: float | None = None) -> dict:
-    """Build a session; ``duration_s`` makes a text-only session (no media) possible."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise SessionError(f"{out}: already exists (choose a new directory)")
-    if video is None and audio is None and duration_s is None:
-        raise SessionError("import: give --video and/or --audio")
-    # 1. Validate everything.
+def _write_video(tmp: Path, video: Path) -> dict:
+    cap = cv2.VideoCapture(str(video))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    vw = VideoWriter(tmp, fps)
+    n, (h, w) = 0, (0, 0)
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        vw.add(frame, cap.get(cv2.CAP_PROP_POS_MSEC) / 1000)  # the container's timestamp
+        n, (h, w) = n + 1, frame.shape[:2]
+    cap.release()
+    vw.close()
+    return {"fps": fps, "frames": n, "width": w, "height": h, "source": str(video)}
+
+
+def _write_audio(tmp: Path, audio: Path) -> dict:
+    x, sr = sf.read(str(audio), dtype="float32", always_2d=True)
+    x = to_mono_16k(x, sr)
+    aw = AudioWriter(tmp)
+    for i in range(0, len(x), CHUNK):
+        aw.add(x[i:i + CHUNK], i / SR)
+    aw.close()
+    return {"sample_rate": SR, "samples": len(x), "source_rate": sr, "source": str(audio)}
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    w = JsonlWriter(path)
+    for r in rows:
+        w.add(r)
+    w.close()
+
+
+def _validate(video: Path | None, audio: Path | None, text: Path | None, labels: Path | None,
+              known_intents: list[str], duration_s: float | None) -> tuple[float, list[dict], list[dict]]:
+    """(duration, text events, label spans), or SessionError naming what is wrong."""
     v_dur = probe_video(video)[0] if video else None
     a_dur = probe_audio(audio) if audio else None
     events = read_text_events(text) if text else []
@@ -109,7 +136,19 @@ def import_session(out: Path, video: Path | None, audio: Path | None, text: Path
     for e in events:
         if e["t"] > duration:
             raise SessionError(f"{text}: event at {e['t']} s is after the media end ({duration:.2f} s)")
-    # 2. Write into a temporary directory, then rename.
+    return duration, events, spans
+
+
+def import_session(out: Path, video: Path | None, audio: Path | None, text: Path | None,
+                   labels: Path | None, known_intents: list[str],
+                   duration_s: float | None = None) -> dict:
+    """Build a session; ``duration_s`` makes a text-only session (no media) possible."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SessionError(f"{out}: already exists (choose a new directory)")
+    if video is None and audio is None and duration_s is None:
+        raise SessionError("import: give --video and/or --audio")
+    duration, events, spans = _validate(video, audio, text, labels, known_intents, duration_s)
+    # Written into a temporary directory, then renamed: nothing half-written.
     tmp = out.parent / f".{out.name}.importing"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -117,40 +156,13 @@ def import_session(out: Path, video: Path | None, audio: Path | None, text: Path
         write_manifest(tmp, complete=False, source="import")
         streams: dict = {}
         if video:
-            cap = cv2.VideoCapture(str(video))
-            fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-            vw = VideoWriter(tmp, fps)
-            n, (h, w) = 0, (0, 0)
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000  # the container's timestamp
-                vw.add(frame, t)
-                n, (h, w) = n + 1, frame.shape[:2]
-            cap.release()
-            vw.close()
-            streams["video"] = {"fps": fps, "frames": n, "width": w, "height": h,
-                                "source": str(video)}
+            streams["video"] = _write_video(tmp, video)
         if audio:
-            x, sr = sf.read(str(audio), dtype="float32", always_2d=True)
-            x = to_mono_16k(x, sr)
-            aw = AudioWriter(tmp)
-            for i in range(0, len(x), CHUNK):
-                aw.add(x[i:i + CHUNK], i / SR)
-            aw.close()
-            streams["audio"] = {"sample_rate": SR, "samples": len(x), "source_rate": sr,
-                                "source": str(audio)}
-        tw = JsonlWriter(tmp / "text.jsonl")
-        for e in events:
-            tw.add(e)
-        tw.close()
+            streams["audio"] = _write_audio(tmp, audio)
+        _write_jsonl(tmp / "text.jsonl", events)
         streams["text"] = {"events": len(events)}
         if labels:
-            lw = JsonlWriter(tmp / "labels.jsonl")
-            for s in spans:
-                lw.add(s)
-            lw.close()
+            _write_jsonl(tmp / "labels.jsonl", spans)
         write_manifest(tmp, complete=True, source="import", duration_s=round(duration, 3),
                        streams=streams, labels=len(spans))
         if out.exists():
@@ -160,4 +172,3 @@ def import_session(out: Path, video: Path | None, audio: Path | None, text: Path
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {"duration_s": duration, "streams": streams, "labels": len(spans)}
-
