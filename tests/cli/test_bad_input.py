@@ -4,6 +4,8 @@ import pytest
 
 from tests.e2e.test_e2e import launch, live_config
 
+pytestmark = pytest.mark.e2e
+
 
 def one_line_error(r, *needles):
     assert r.returncode == 2, (r.returncode, r.stderr[-2000:])

@@ -4,6 +4,8 @@ import pytest
 
 from stream.core.message import Message, MessageError, decode, encode
 
+pytestmark = pytest.mark.unit
+
 
 def roundtrip(msg: Message) -> Message:
     frames = [bytes(f) for f in encode(msg)]

@@ -8,6 +8,8 @@ from stream.core.message import Message
 from stream.core.transport import Publisher, Subscriber, TransportError
 from stream.process.supervisor import free_port
 
+pytestmark = pytest.mark.unit
+
 
 def connected(pub: Publisher, sub: Subscriber) -> Message | None:
     """Wait out the PUB/SUB slow joiner: send probes until one gets through."""

@@ -12,6 +12,8 @@ import pytest
 
 from stream.process.supervisor import free_port
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -8,6 +8,8 @@ from stream.encoders.asr import StreamingAsr
 from stream.encoders.audio import SR, AudioEncoder, to_mono_16k
 from stream.offline import media as testdata
 
+pytestmark = pytest.mark.integration
+
 CHUNK = 1536
 
 

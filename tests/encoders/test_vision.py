@@ -12,6 +12,8 @@ from stream.modalities.video import CUE_NAMES
 from stream.offline import media as testdata
 from tests import media as test_media
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def cues():

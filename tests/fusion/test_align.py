@@ -1,9 +1,12 @@
 """Alignment on synthetic timelines: no processes, explicit clocks."""
 
 import numpy as np
+import pytest
 
 from stream.core.message import Message
 from stream.fusion.align import EOS, Aligner
+
+pytestmark = pytest.mark.unit
 
 MS = 1_000_000
 S = 1000 * MS

@@ -11,6 +11,8 @@ from stream.intent.checkpoint import read_checkpoint
 from stream.modalities.video import CUE_NAMES
 from stream.offline.train_text import examples
 
+pytestmark = pytest.mark.integration
+
 S = 1_000_000_000
 
 

@@ -12,6 +12,8 @@ from stream.modalities.registry import step_spec
 from stream.modalities.video import CUE_NAMES
 from stream.offline.train_fusion import Example, norm_stats, train
 
+pytestmark = pytest.mark.integration
+
 S = 1_000_000_000
 SPEC = step_spec(Config())  # the built-in modalities: video, audio, text
 MODS = list(SPEC)

@@ -21,6 +21,8 @@ from stream.session.format import AudioWriter, Session, VideoWriter, write_manif
 from stream.session.importer import import_session
 from tests.e2e.test_e2e import ROOT, launch, live_config, predictions
 
+pytestmark = pytest.mark.e2e
+
 
 def write_jsonl(path: Path, rows) -> Path:
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))

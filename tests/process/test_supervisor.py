@@ -1,0 +1,36 @@
+"""The supervisor's plan (which workers, wired to what) and the worker spec it hands out."""
+
+import pytest
+
+from stream.config import Config
+from stream.process.runtime import Spec
+from stream.process.stage import RunOptions
+from stream.process.supervisor import plan
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_graph_comes_from_the_registry():
+    streams, workers = plan(Config(), {"video": "synthetic", "audio": "mic"})
+    assert streams == ["video", "audio", "text"]
+    assert [(w.name, w.inputs) for w in workers] == [
+        ("video", ()), ("audio", ()), ("asr", ("audio",)), ("text", ("asr",)),
+        ("fusion", ("video", "audio", "text"))]
+
+
+def test_only_what_has_a_source_runs_and_inputs_that_are_absent_are_dropped():
+    streams, workers = plan(Config(), {"video": "none", "audio": "x.wav"})
+    assert streams == ["audio", "text"]
+    cfg = Config()
+    cfg.asr.enabled = False
+    _, workers = plan(cfg, {"audio": "x.wav"})
+    assert [(w.name, w.inputs) for w in workers] == [
+        ("audio", ()), ("text", ()), ("fusion", ("audio", "text"))]
+
+
+def test_a_spec_round_trips_with_typed_options():
+    opts = RunOptions(sources={"video": "session:/s"}, typed=[{"t": 1.0, "text": "hi"}], scripted=True,
+                      start_s=2.0, loop_period_s=5.0, streams=["video", "text"])
+    spec = Spec("video", Config().to_dict(), {"video": "tcp://127.0.0.1:1"}, opts, ["x"])
+    back = Spec.loads(spec.dumps())
+    assert back == spec and isinstance(back.options, RunOptions)

@@ -1,0 +1,71 @@
+"""The feature cache: named parts per modality, raw data dropped, versioned; fusion-only replay."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from stream.config import Config
+from stream.core.message import EOS, Message
+from stream.fusion.fuser import Fuser
+from stream.session.features import FeatureRecorder, fusion_replay, has_features, load_messages
+from tests.fakes import EchoIntentModel, HashingTextEmbedder
+
+pytestmark = pytest.mark.unit
+S, ORIGIN = 1_000_000_000, 7 * 1_000_000_000  # times in the run are on the monotonic clock (origin ORIGIN)
+
+
+def messages() -> list[Message]:
+    audio = [Message("audio", i, ORIGIN + i * S // 10, ORIGIN + (i + 1) * S // 10, ORIGIN + (i + 1) * S // 10,
+                     {"pcm": np.ones(1536, np.float32), "logmel": np.full((10, 64), i, np.float32),
+                      "embedding": np.full(128, i, np.float32)}, {"vad": 0.25 * (i % 4)}, topic="audio")
+             for i in range(30)]
+    emb = HashingTextEmbedder()(["turn on the lights"])[0]
+    t = ORIGIN + int(1.3 * S)
+    text = [Message("text", 0, t, t, t, {"embedding": emb},
+                    {"text": "turn on the lights", "source": "typed", "extra": 1}, topic="text")]
+    return audio + text
+
+
+def record(tmp_path) -> None:
+    rec = FeatureRecorder(tmp_path, ORIGIN, Config(), ["audio", "text"])
+    for m in messages():
+        rec.add(m)
+    rec.write()
+
+
+def test_the_cache_keeps_named_parts_and_declared_meta_and_drops_raw_audio(tmp_path):
+    record(tmp_path)
+    assert has_features(tmp_path)
+    msgs = load_messages(tmp_path)
+    a, t = msgs["audio"], msgs["text"]
+    assert set(msgs) == {"audio", "text"} and len(a) == 30 and len(t) == 1
+    assert set(a[3].parts) == {"logmel", "embedding"}  # no pcm: only the ASR needs it
+    assert a[3].t_start == 3 * S // 10 and a[3].meta == {"vad": 0.75}  # origin 0, declared meta only
+    assert t[0].meta == {"text": "turn on the lights", "source": "typed"}
+    np.testing.assert_array_equal(a[5].parts["embedding"], np.full(128, 5, np.float32))
+
+
+def test_a_cache_from_other_encoders_is_ignored(tmp_path):
+    record(tmp_path)
+    meta = tmp_path / "features" / "meta.json"
+    m = json.loads(meta.read_text())
+    m["encoders"]["version"] = 1
+    meta.write_text(json.dumps(m))
+    assert not has_features(tmp_path)
+
+
+def test_fusion_only_replay_equals_streaming_fusion_and_leaves_the_config_alone(tmp_path):
+    record(tmp_path)
+    cfg = Config()
+    preds = fusion_replay(tmp_path, cfg, ["audio", "text"], EchoIntentModel())
+    assert cfg.run.replay is False  # the caller's config is not changed
+    replay = replace(cfg, run=replace(cfg.run, replay=True))
+    fuser = Fuser(replay, ["audio", "text"], ORIGIN, EchoIntentModel())
+    for m in messages():
+        fuser.add(m, 0)
+    for s in ("audio", "text"):
+        fuser.advance(s, EOS)
+    streamed = [fuser.predict(w, None) for w in fuser.poll(0)]
+    assert preds == streamed and any(p["intent"] == "HassTurnOn" for p in preds)

@@ -1,0 +1,27 @@
+"""The dashboard renders what it is fed, with each modality's own note from the registry."""
+
+import pytest
+from rich.console import Console
+
+from stream.ui.dashboard import DashState
+
+pytestmark = pytest.mark.unit
+
+
+def test_dashboard_shows_prediction_transcript_health_and_counts():
+    d = DashState("demo")
+    d.prediction({"t": 3.6, "intent": "HassTurnOn", "confidence": 0.93, "addressed": 0.97,
+                  "modalities": {"video": "ok", "audio": "stale", "text": "ok"},
+                  "contributions": {"video": 0.4, "audio": 0.1, "text": 0.5},
+                  "text": "turn on the kitchen lights"})
+    d.transcript("turn on the kit", final=False)
+    d.health = {"video": {"gauges": {"fps": 14.8, "face": True, "encode_ms": 12.0}, "stats": {"dropped": 3}},
+                "audio": {"gauges": {"vad": 0.91}, "stats": {}, "restarts": 1},
+                "fusion": {"gauges": {"latency_p50_ms": 41.0}, "stats": {"text.late": 2}}}
+    con = Console(record=True, width=100, height=30)
+    con.print(d.render())
+    out = con.export_text()
+    for needle in ("HassTurnOn", "confidence 0.93", "audio (stale)", "…turn on the kit",
+                   "face yes  14.8 fps", "vad 0.91", "latency p50 41.0 ms", "text.late=2",
+                   "turn on the kitchen lights"):
+        assert needle in out, needle
