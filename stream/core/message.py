@@ -1,4 +1,4 @@
-"""The message envelope (DESIGN.md section 3) and the protocol's constants.
+"""The message envelope (docs/contracts.md, "Messages") and the protocol's constants.
 
 Wire format, one ZeroMQ multipart message:
 ``[topic, header, part0, part1, ...]``. The header is msgpack; every tensor
@@ -68,10 +68,6 @@ class Message:
     stages: dict[str, int] = field(default_factory=dict)
     topic: str = ""
     schema: int = SCHEMA
-
-    @property
-    def publish_ns(self) -> int:
-        return self.stages.get("publish", 0)
 
 
 def encode(msg: Message) -> list:

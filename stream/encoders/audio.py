@@ -38,9 +38,6 @@ class Vad:
 
         self.model = load_silero_vad(onnx=False)
 
-    def reset(self) -> None:
-        self.model.reset_states()
-
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             return np.array([float(self.model(torch.from_numpy(chunk[i:i + VAD_FRAME]), SR))

@@ -18,7 +18,7 @@ from stream.modalities.registry import Feature, modalities
 
 
 def prediction_json(p: Prediction, origin_ns: int, latency_ms: float, event: bool) -> dict:
-    """A prediction in the public shape (DESIGN.md section 3) plus our extra fields."""
+    """A prediction in the public shape (docs/contracts.md) plus our extra fields."""
     return {
         "t": round((p.end_ns - origin_ns) / 1e9, 3),
         "intent": p.intent,

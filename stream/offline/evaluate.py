@@ -1,4 +1,4 @@
-"""Scoring predictions against a session's labels (DESIGN.md section 3).
+"""Scoring predictions against a session's labels (docs/contracts.md, "eval").
 
 * event accuracy: a labelled span is right when the most frequent non-``none``
   intent predicted between its start and ``grace_s`` after its end is its label;

@@ -9,7 +9,8 @@ handshake, heartbeats, publishing, watermarks and end of stream. The contract:
 * ``start(origin_ns)``: the session's time zero is known;
 * ``process(msg)``: one input message in, what it produces out;
 * ``poll()``: self-driven work (read a source, close windows), called every turn;
-* ``end()``: the supervisor asked sources to stop (``Control.END``);
+* ``end()``: the supervisor asked sources to stop (``Control.END``); a source stage
+  is then done, others go on until their inputs end (they may have a backlog);
 * ``finish()``: flush what is pending once ``done`` (end of stream follows);
 * ``close()``: release devices and files.
 
@@ -93,8 +94,7 @@ class Stage:
         """An input's heartbeat (fusion advances that stream's watermark)."""
 
     def end(self) -> None:
-        """Sources stop; end of stream follows."""
-        self.done = True
+        """The run is ending: sources stop (see CaptureStage); others finish their inputs first."""
 
     def finish(self) -> list[Output]:
         return []

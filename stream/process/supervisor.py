@@ -62,7 +62,6 @@ class Proc:
     name: str
     popen: subprocess.Popen
     log: Path
-    started_at: float
     restarts: int = 0
     last_hb: float = field(default_factory=time.monotonic)
     hb: dict[str, Any] = field(default_factory=dict)
@@ -118,7 +117,7 @@ class Supervisor:
         popen = subprocess.Popen([sys.executable, "-m", self.workers[name].module, f"@{spec}"],
                                  cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
         f.close()
-        self.procs[name] = Proc(name, popen, log, time.monotonic(), restarts)
+        self.procs[name] = Proc(name, popen, log, restarts)
 
     def start(self, timeout_s: float = 180.0) -> int:
         """Spawn everything and hand out the time origin; returns origin_ns."""

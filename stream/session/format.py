@@ -131,7 +131,6 @@ class AudioWriter:
         self.chunks: list[tuple[np.ndarray, float]] = []
         self.pending = 0
         self.seg = 0
-        self.samples = 0
         self.index = open(self.dir / "chunks.csv", "a", newline="")
         if self.index.tell() == 0:
             self.index.write("segment,offset,t,n\n")
@@ -149,7 +148,6 @@ class AudioWriter:
             return
         chunks, seg = self.chunks, self.seg
         self.chunks, self.pending, self.seg = [], 0, self.seg + 1
-        self.samples += sum(len(c) for c, _ in chunks)
 
         def job() -> None:
             import soundfile as sf

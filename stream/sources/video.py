@@ -150,7 +150,6 @@ class LatestFrame:
         self.cond = threading.Condition()
         self.item: tuple[np.ndarray, int, int] | None = None  # frame, event t, grabbed at
         self.dropped = 0
-        self.captured = 0
         self.ended = False
         self.error: str | None = None
         self.stop = threading.Event()
@@ -178,7 +177,6 @@ class LatestFrame:
                 if self.item is not None:
                     self.dropped += 1
                 self.item = (*item, now_ns())
-                self.captured += 1
                 self.cond.notify_all()
 
     def async_read(self, timeout: float = 0.2) -> tuple[np.ndarray, int, int] | None:

@@ -43,6 +43,10 @@ class CaptureStage(Stage):
         if record and self.mod.writer is not None:
             self.rec = self.mod.writer(Path(record), self.source)
 
+    def end(self) -> None:
+        """Stop reading: end of stream follows."""
+        self.done = True
+
     def record(self, data: Any, t_ns: int) -> None:
         """Keep a captured item in the session being recorded (every one, even those skipped)."""
         if self.rec is not None:

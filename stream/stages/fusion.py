@@ -3,7 +3,7 @@
 Windows close on watermarks (replay: only on watermarks, so any replay speed
 gives identical predictions); live windows also close on a deadline, with
 lagging streams marked stale or missing. Each prediction is published in the
-DESIGN.md section 3 shape. A full replay can cache what fusion received in
+public shape (docs/contracts.md). A full replay can cache what fusion received in
 the session (``features/``) for fast fusion-only replays.
 """
 
@@ -72,9 +72,6 @@ class FusionStage(Stage):
             self.ctx.gauges["latency_p95_ms"] = round(s[int(len(s) * 0.95)], 1)
         self.done = self.fuser.done
         return out
-
-    def end(self) -> None:
-        """Fusion drains: it ends when every input has sent end of stream."""
 
     def finish(self) -> list[Output]:
         if self.cache is not None:

@@ -98,3 +98,17 @@ def test_fusion_drops_and_counts_messages_that_break_their_schema():
     outs = run_stage(stage, [bad, eos("text")], cfg=replay_cfg(), listens=["text"])
     assert stage.ctx.stats["text.bad_shape"] == 1
     assert not [o for o in outs if o.meta.get("text")]
+
+
+def test_the_end_of_a_run_stops_sources_but_not_stages_with_a_backlog(tmp_path):
+    """At max speed the ASR lags the audio: told to end, it must still decode what is queued."""
+    wav = tone_wav(tmp_path / "a.wav", [(0.5, 1.0)], 1.5)
+    audio = AudioStage(FakeAudioEncoder())
+    run_stage(audio, cfg=replay_cfg(), options=RunOptions(sources={"audio": str(wav)}), end=False)
+    audio.done = False
+    audio.end()
+    assert audio.done
+    for stage in (AsrStage(StreamingAsr(Config().asr, model=ScriptedWhisper(["hi"]))),
+                  FusionStage(EchoIntentModel())):
+        stage.end()
+        assert not stage.done, type(stage).__name__
