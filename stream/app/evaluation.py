@@ -70,6 +70,7 @@ def ablation(sessions: list[Session], cfg: Config, models: list[str] = (),
         m.force_unavailable = set()
 
     name = f"{model.ckpt['mode']} ({Path(cfg.fusion.model).name if cfg.fusion.model else 'default'})"
+    # One modality at a time (text first: the row that shows why fusion is needed), then all.
     for keep in [*({x} for x in reversed(model.mods)), set(model.mods)]:
         run(model, name, keep)
     for path in models:

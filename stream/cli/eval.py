@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from stream.cli.common import add_common, load_config, open_session
+from stream.errors import fail
 
 
 def add(sub) -> None:
@@ -57,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
     check_labelled(sessions)
     for m in args.models:
         if not Path(m).is_file():
-            from stream.errors import fail
-
             fail(f"{m}: model checkpoint not found")
     cfg = load_config(args)
     out = Path(args.out)

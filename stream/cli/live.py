@@ -6,6 +6,8 @@ import argparse
 
 from stream.app.pipeline import Pipeline, check_sources
 from stream.cli.common import add_common, check_empty_dir, load_config, output_sinks
+from stream.errors import fail
+from stream.modalities.registry import names
 from stream.process.stage import RunOptions
 
 
@@ -26,9 +28,6 @@ def add(sub) -> None:
 
 def sources_from(args: argparse.Namespace, cfg) -> dict[str, str]:
     """``--video``/``--audio`` (else the config's), plus any ``--source NAME=SPEC``."""
-    from stream.errors import fail
-    from stream.modalities.registry import names
-
     out = {"video": args.video or cfg.video.source, "audio": args.audio or cfg.audio.source}
     for item in args.source:
         name, sep, spec = item.partition("=")

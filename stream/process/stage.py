@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from stream.config import Config
-from stream.core.message import EOS, Message
+from stream.core.message import EOS, Message, Topic
 
 
 @dataclass
@@ -143,4 +143,4 @@ def run_stage(stage: Stage, inputs: Iterable[Message] = (), *, cfg: Config | Non
 
 def eos(stream: str) -> Message:
     """A bare end-of-stream watermark from ``stream`` (for feeding a stage in tests)."""
-    return Message(stream, 0, EOS, EOS, EOS, topic="wm")
+    return Message(stream, 0, EOS, EOS, EOS, topic=Topic.WATERMARK)
