@@ -27,7 +27,6 @@ from stream.core.message import EOS  # noqa: E402
 from stream.core.transport import Subscriber  # noqa: E402
 from stream.encoders import weights as models  # noqa: E402
 from stream.process.stage import RunOptions  # noqa: E402
-from stream.process.supervisor import free_port  # noqa: E402
 
 
 def med(fn, n=30, warm=5, sync=False) -> float:
@@ -106,7 +105,7 @@ def video_worker(res: dict, device: str, speed: float) -> None:
     from stream import config
 
     cfg = config.load("live", {"run": {"device": device, "replay": True, "speed": speed},
-                               "video": {"mouth_landmarks": True}, "net": {"say_port": free_port()}})
+                               "video": {"mouth_landmarks": True}})
     pipe = Pipeline(cfg, RunOptions(sources={"video": f"session:{ROOT / 'demo' / 'session'}"},
                                     scripted=True), [])
     pipe.start()

@@ -77,9 +77,9 @@ class FusionConfig:
 
 @dataclass
 class NetConfig:
-    host: str = "127.0.0.1"
-    base_port: int = 0  # 0: pick free ports at start
-    say_port: int = 5599  # where `launch.py say` finds a running assistant
+    transport: Literal["ipc", "tcp"] = "ipc"  # ipc: sockets in the run's private directory
+    host: str = "127.0.0.1"  # tcp only; anything but loopback needs curve_dir
+    base_port: int = 0  # tcp only; 0: pick free ports at start
     hwm: int = 1000
     curve_dir: str = ""  # CURVE keys, required when host is not loopback
 

@@ -184,11 +184,10 @@ def _media(d: Path, n_commands: int) -> tuple[Path, Path, list[tuple[float, str]
 
 
 def bench_config(**sections):
-    """The live config on a free `say` port (a running assistant is left alone)."""
+    """The live config with these sections overridden."""
     from stream import config as config_mod
-    from stream.process.supervisor import free_port
 
-    return config_mod.load("live", {"net": {"say_port": free_port()}, **sections})
+    return config_mod.load("live", sections)
 
 
 def _spoken_latencies(ends, arrivals, origin: int) -> list[float]:

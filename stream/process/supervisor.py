@@ -30,6 +30,7 @@ from stream.core.message import Control, Message, Topic
 from stream.core.transport import Publisher, Subscriber
 from stream.errors import StreamError
 from stream.modalities.registry import WorkerDecl, modalities
+from stream.process.rundir import RunDir
 from stream.process.runtime import Spec
 from stream.process.stage import RunOptions
 
@@ -87,11 +88,8 @@ class Supervisor:
         self.streams, decls = plan(cfg, options.sources)
         self.workers = {w.name: w for w in decls}
         self.names = list(self.workers)
-        host = cfg.net.host
-        port = (lambda i: cfg.net.base_port + i) if cfg.net.base_port else (lambda i: free_port(host))
-        self.endpoints = {n: f"tcp://{host}:{port(i)}" for i, n in enumerate(self.names)}
-        self.endpoints["control"] = f"tcp://{host}:{port(len(self.names))}"
-        self.endpoints["say"] = f"tcp://{host}:{cfg.net.say_port}"
+        self.rundir = RunDir()  # private: ipc sockets, the `say` discovery file
+        self.endpoints = self._endpoints(cfg)
         self.ctx = zmq.Context.instance()
         self.logdir = Path(tempfile.mkdtemp(prefix="stream-logs-"))
         self.procs: dict[str, Proc] = {}
@@ -101,6 +99,16 @@ class Supervisor:
         self.finished = False
         self.health: dict[str, dict[str, Any]] = {}
         self.events: list[str] = []  # restarts and errors, for the dashboard
+
+    def _endpoints(self, cfg: Config) -> dict[str, str]:
+        """Every worker's PUB socket, the control socket and `say`'s: ipc in the run's private
+        directory, or TCP (for workers on other hosts; the transport then wants CURVE keys)."""
+        names = [*self.names, "control", "say"]
+        if cfg.net.transport == "ipc":
+            return {n: self.rundir.endpoint(n) for n in names}
+        host = cfg.net.host
+        port = (lambda i: cfg.net.base_port + i) if cfg.net.base_port else (lambda i: free_port(host))
+        return {n: f"tcp://{host}:{port(i)}" for i, n in enumerate(names)}
 
     # -- processes ---------------------------------------------------------
     def _spec(self, name: str) -> Spec:
@@ -136,6 +144,7 @@ class Supervisor:
                 slow = [n for n in self.names if not self._ready(n)]
                 raise StartupError(f"workers did not come up in {timeout_s:.0f} s: {', '.join(slow)}"
                                    f" (logs in {self.logdir})")
+        self.rundir.announce(self.endpoints["say"])  # `say` can find us now
         self.origin_ns = now_ns() + 50_000_000
         # Past this point a worker that dies is restarted by poll(), like any other time:
         # the first predictions may already be out (and a user may already kill one).
@@ -227,6 +236,7 @@ class Supervisor:
         for s in (self.sub, self.control):
             if s is not None:
                 s.close()
+        self.rundir.remove()
 
 
 def send_say(endpoint: str, text: str, timeout_ms: int = 1000) -> bool:
@@ -238,7 +248,7 @@ def send_say(endpoint: str, text: str, timeout_ms: int = 1000) -> bool:
     s.immediate = True  # fail instead of queueing when nobody listens
     s.connect(endpoint)
     try:
-        s.send(json.dumps({"text": text, "t_ns": now_ns()}).encode())
+        s.send(json.dumps({"text": text}).encode())
         return True
     except zmq.Again:
         return False

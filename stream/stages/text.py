@@ -20,6 +20,8 @@ from stream.core.message import EOS, Message, Topic
 from stream.process.stage import Output, Stage, StageContext
 
 TYPED_SLACK_NS = 30_000_000  # a `say` line may take this long to reach us
+MAX_SAY_CHARS = 1000  # a typed line longer than this is refused (and counted)
+MAX_SAY_BYTES = 64 * 1024  # larger messages are dropped by ZeroMQ before we read them
 
 
 def scripted(events: list[dict], loop_period_s: float | None) -> Iterator[tuple[float, str]]:
@@ -52,6 +54,7 @@ class TextStage(Stage):
         if "say" in ctx.endpoints:
             self.pull = zmq.Context.instance().socket(zmq.PULL)
             self.pull.linger = 0
+            self.pull.maxmsgsize = MAX_SAY_BYTES
             self.pull.bind(ctx.endpoints["say"])
         self.asr_wm = -1 if "asr" in ctx.inputs else EOS
         self.ended = False
@@ -103,15 +106,18 @@ class TextStage(Stage):
         return out
 
     def _said(self) -> list[Output]:
-        """Live typed lines (dashboard, `say`)."""
+        """Live typed lines (dashboard, `say`), timed by our clock, never the sender's."""
         out = []
         while self.pull is not None and self.pull.poll(0):
             try:
-                ev = json.loads(self.pull.recv())
-                text, t = str(ev["text"]).strip(), int(ev.get("t_ns", now_ns()))
+                text = json.loads(self.pull.recv())["text"]
             except (ValueError, KeyError, TypeError):
                 self.ctx.stats["invalid_say"] += 1
                 continue
+            if not isinstance(text, str) or len(text) > MAX_SAY_CHARS:
+                self.ctx.stats["invalid_say"] += 1
+                continue
+            text, t = text.strip(), now_ns()
             if t <= self.watermark:  # later than we promised: keep it, but in order
                 self.ctx.stats["late_typed"] += 1
                 t = self.watermark + 1

@@ -61,7 +61,7 @@ def test_missing_camera_names_the_device(tmp_path):
 
 
 def test_say_without_a_running_assistant(tmp_path):
-    one_line_error(launch("say", "--config", live_config(tmp_path), "hello"), "no assistant")
+    one_line_error(launch("say", "--pid", "1", "hello"), "no assistant is running with pid 1")
 
 
 def test_devices_says_plainly_when_there_are_none():

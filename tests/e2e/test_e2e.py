@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from stream.process.supervisor import free_port
-
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,9 +22,9 @@ def launch(*args, timeout=180):
 
 
 def live_config(tmp_path) -> str:
-    """A config with a free `say` port, so tests never collide with a running assistant."""
+    """The live config as a file of its own (runs are private and never collide: no ports)."""
     p = tmp_path / "test.toml"
-    p.write_text(f"[net]\nsay_port = {free_port()}\n")
+    p.write_text("[run]\nheartbeat_s = 0.5\n")
     return str(p)
 
 
@@ -123,3 +121,30 @@ def test_a_killed_worker_is_restarted_and_predictions_go_on(tmp_path):
     finally:
         p.terminate()
         p.wait(10)
+
+
+def test_two_assistants_side_by_side_and_say_reaches_the_one_asked(tmp_path):
+    cmd = [sys.executable, "launch.py", "live", "--config", live_config(tmp_path), "--video", "none",
+           "--audio", "synthetic", "--headless"]
+    a = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    b = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for p in (a, b):  # both run: no port to collide on
+            assert p.stdout.readline().startswith("{"), p.stderr.read()[-2000:]
+        r = launch("say", "--pid", str(b.pid), "turn on the kitchen lights")
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + 60
+        heard = None
+        while time.monotonic() < deadline and heard is None:
+            pred = json.loads(b.stdout.readline())
+            if pred["text"] == "turn on the kitchen lights":
+                heard = pred
+        assert heard is not None and heard["intent"] == "HassTurnOn" and heard["addressed"] >= 0.5
+        a.terminate()
+        out, _ = a.communicate(timeout=10)
+        assert "kitchen" not in out  # the other one never heard it
+    finally:
+        for p in (a, b):
+            if p.poll() is None:
+                p.terminate()
+                p.wait(10)

@@ -14,7 +14,7 @@ from stream.app.sinks import MemorySink
 from stream.modalities.registry import names
 from stream.offline.train_fusion import model_spec, train, window_examples
 from stream.process.stage import RunOptions
-from stream.process.supervisor import free_port, plan
+from stream.process.supervisor import plan
 from stream.session.features import load_messages
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +24,7 @@ INTENTS = ["none", "HassTurnOn"]
 
 def imu_config(**fusion) -> config.Config:
     return config.load(None, {"run": {"plugins": ["tests.imu_modality"], "replay": True, "speed": 0.0},
-                              "net": {"say_port": free_port()}, "fusion": fusion})
+                              "fusion": fusion})
 
 
 def session(duration: float, lines: list[float], shakes: list[float]) -> RunOptions:

@@ -1,5 +1,6 @@
 """Every stage in-process with run_stage (no sockets, no processes), the heavy models faked."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,37 @@ def test_the_end_of_a_run_stops_sources_but_not_stages_with_a_backlog(tmp_path):
                   FusionStage(EchoIntentModel())):
         stage.end()
         assert not stage.done, type(stage).__name__
+
+
+def test_say_lines_are_validated_and_timed_by_the_receiver(tmp_path):
+    import json as _json
+
+    import zmq
+
+    from stream.core.clock import now_ns
+    from stream.process.stage import StageContext
+    from stream.process.supervisor import send_say
+
+    ep = f"ipc://{tmp_path / 'say'}"
+    stage = TextStage(HashingTextEmbedder())
+    stage.setup(StageContext(Config(), RunOptions(), endpoints={"say": ep}))
+    stage.start(now_ns())
+    push = zmq.Context.instance().socket(zmq.PUSH)
+    push.connect(ep)
+    for raw in (b"not json", _json.dumps({"text": "x" * 5000}).encode(), _json.dumps([1]).encode(),
+                _json.dumps({"text": 7}).encode(), b"y" * 100_000):
+        push.send(raw)
+    before = now_ns()
+    assert send_say(ep, "turn on the lights")
+    push.send(_json.dumps({"text": "pause the music", "t_ns": 2**64}).encode())  # a forged clock
+    outs = []
+    for _ in range(50):
+        outs += stage.poll()
+        if len(outs) == 2:
+            break
+        time.sleep(0.02)
+    stage.close()
+    push.close(0)
+    assert [o.meta["text"] for o in outs] == ["turn on the lights", "pause the music"]
+    assert all(before <= o.t_start <= now_ns() for o in outs)  # our clock, not the sender's
+    assert stage.ctx.stats["invalid_say"] == 4  # the 100 kB one never reached us
