@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from stream.config import Config
 from stream.core.message import EOS, Message, Topic
 from stream.fusion.align import Aligner, Window
@@ -42,6 +44,8 @@ def schema_problem(m: Message, schema: dict[str, Feature]) -> str | None:
             continue
         if x.dtype.name != f.dtype or tuple(x.shape) != f.shape:
             return "bad_shape"
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            return "nonfinite"
     if set(m.parts) - set(schema):
         return "unknown_part"
     return None

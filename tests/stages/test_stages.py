@@ -94,10 +94,19 @@ def test_fusion_stage_closes_windows_on_watermarks_and_ends_with_eos():
 
 
 def test_fusion_drops_and_counts_messages_that_break_their_schema():
-    bad = Message("text", 0, S, S, S, {"embedding": np.zeros(3, np.float32)}, {"text": "x"}, topic="text")
+    def text(parts):
+        return Message("text", 0, S, S, S, parts, {"text": "x"}, topic="text")
+
+    nan = np.full(384, np.nan, np.float32)
+    bad = [text({"embedding": np.zeros(3, np.float32)}), text({"embedding": nan}), text({}),
+           text({"embedding": np.zeros(384, np.float64)}),
+           text({"embedding": np.zeros(384, np.float32), "extra": np.zeros(1, np.float32)}),
+           Message("smell", 0, S, S, S, topic="smell")]
     stage = FusionStage(EchoIntentModel())
-    outs = run_stage(stage, [bad, eos("text")], cfg=replay_cfg(), listens=["text"])
-    assert stage.ctx.stats["text.bad_shape"] == 1
+    outs = run_stage(stage, [*bad, eos("text")], cfg=replay_cfg(), listens=["text"])
+    assert {k: v for k, v in stage.ctx.stats.items() if v and "windows" not in k} == {
+        "text.bad_shape": 2, "text.nonfinite": 1, "text.missing_part": 1, "text.unknown_part": 1,
+        "smell.unknown_stream": 1}
     assert not [o for o in outs if o.meta.get("text")]
 
 
