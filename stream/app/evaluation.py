@@ -38,10 +38,11 @@ def evaluate_sessions(sessions: list[Session], cfg: Config, out: Path, cache: bo
     """Predictions for each session (cached features when there, else a replay), scored, with
     a timeline and a confusion picture per session in ``out``."""
     check_labelled(sessions)
+    model = load_model(cfg.fusion.model, cfg)  # once, for every fusion-only replay
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for s, name in zip(sessions, session_names(sessions), strict=True):
-        preds = replay_predictions(s, cfg, cache=cache)
+        preds = replay_predictions(s, cfg, model, cache=cache)
         r = score(s, preds)
         classes, m = r.pop("_confusion")
         pics = [out / f"{name}_timeline.png", out / f"{name}_confusion.png"]

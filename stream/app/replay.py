@@ -36,7 +36,7 @@ def replay_options(session: Session, cfg: Config, start: float = 0.0, end: float
 
 
 def replay_predictions(session: Session, cfg: Config, model: IntentModel | None = None,
-                       cache: bool = True, sinks: list[Sink] = ()) -> list[dict]:
+                       cache: bool = True, sinks: tuple[Sink, ...] = ()) -> list[dict]:
     """A whole session's predictions: from its feature cache if it has one, else a max-speed
     replay through the workers (which writes the cache when ``cache``)."""
     cfg = replay_config(cfg, 0.0)
