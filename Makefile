@@ -1,4 +1,4 @@
-.PHONY: setup demo test bench lint
+.PHONY: setup demo test test-unit bench lint
 
 setup:
 	./setup.sh
@@ -8,6 +8,9 @@ demo: setup
 
 test: setup
 	.venv/bin/python -m pytest -q
+
+test-unit: setup
+	.venv/bin/python -m pytest -q -m unit
 
 bench: setup
 	.venv/bin/python launch.py bench
