@@ -40,6 +40,8 @@ class Spec:
     endpoints: dict[str, str]  # worker name -> its PUB endpoint; "control", "say"
     options: RunOptions = field(default_factory=RunOptions)
     inputs: list[str] = field(default_factory=list)  # the streams this worker listens to
+    parent_pid: int = 0  # the supervisor's: a worker whose parent is gone exits (even one that
+    # lost it while importing, before it could have read its parent's pid itself)
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
@@ -77,7 +79,7 @@ class Runtime:
         self.last_send = 0
         self.last_hb = 0
         self.hb_ns = int(self.cfg.run.heartbeat_s * 1e9)
-        self.parent = os.getppid()
+        self.parent = spec.parent_pid or os.getppid()
         self.on_heartbeat = lambda m: None  # fusion advances an input's watermark by its heartbeats
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop.set())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -77,6 +78,18 @@ def last_line(path: Path) -> str:
     return lines[-1] if lines else ""
 
 
+def exit_cause(returncode: int, log: Path) -> str:
+    """Why a worker ended: the signal that killed it, or its exit code and last line
+    (the worker's own one-line error, or an exception's last line)."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    last = last_line(log)
+    return f"exited with code {returncode}" + (f": {last}" if last else "")
+
+
 class Supervisor:
     def __init__(self, cfg: Config, options: RunOptions,
                  on_prediction: Callable[[dict], None] | None = None,
@@ -113,7 +126,8 @@ class Supervisor:
     # -- processes ---------------------------------------------------------
     def _spec(self, name: str) -> Spec:
         opts = replace(self.options, streams=self.streams, workers=self.names)
-        return Spec(name, self.cfg.to_dict(), self.endpoints, opts, list(self.workers[name].inputs))
+        return Spec(name, self.cfg.to_dict(), self.endpoints, opts, list(self.workers[name].inputs),
+                    os.getpid())
 
     def _spawn(self, name: str, restarts: int = 0) -> None:
         log = self.logdir / f"{name}.log"
@@ -203,7 +217,7 @@ class Supervisor:
                     self._send(Control.START, to=name, origin_ns=self.origin_ns)
                 continue
             if p.next_restart == 0.0:
-                why = (last_line(p.log) or f"exit code {p.popen.returncode}") if dead else \
+                why = exit_cause(p.popen.returncode, p.log) if dead else \
                     f"silent for {self.cfg.run.silent_restart_s:.0f} s"
                 self.events.append(f"{name}: {why}; restarting")
                 if not dead:

@@ -120,7 +120,24 @@ def test_a_killed_worker_is_restarted_and_predictions_go_on(tmp_path):
         assert len(_children(p.pid)) == 5
     finally:
         p.terminate()
-        p.wait(10)
+        _, err = p.communicate(timeout=10)
+    assert "warning: video: killed by SIGKILL; restarting" in err  # the cause, not a log line
+
+
+def test_a_launcher_killed_while_starting_leaves_no_worker_behind(tmp_path):
+    p = subprocess.Popen([sys.executable, "launch.py", "live", "--config", live_config(tmp_path),
+                          "--video", "synthetic", "--audio", "synthetic", "--headless"],
+                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(workers := _children(p.pid)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(workers) == 5
+    p.kill()  # while the workers still load their models: no clean-up from the launcher
+    p.wait()
+    deadline = time.monotonic() + 90
+    while [w for w in workers if _alive(w)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [w for w in workers if _alive(w)]
 
 
 def test_two_assistants_side_by_side_and_say_reaches_the_one_asked(tmp_path):

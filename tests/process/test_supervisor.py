@@ -34,3 +34,13 @@ def test_a_spec_round_trips_with_typed_options():
     spec = Spec("video", Config().to_dict(), {"video": "tcp://127.0.0.1:1"}, opts, ["x"])
     back = Spec.loads(spec.dumps())
     assert back == spec and isinstance(back.options, RunOptions)
+
+
+def test_a_restart_warning_names_the_cause(tmp_path):
+    from stream.process.supervisor import exit_cause
+
+    log = tmp_path / "w.log"
+    log.write_text("Loading weights: 100%\nTraceback (most recent call last):\n  ...\nValueError: boom\n")
+    assert exit_cause(-9, log) == "killed by SIGKILL"
+    assert exit_cause(1, log) == "exited with code 1: ValueError: boom"
+    assert exit_cause(3, tmp_path / "none.log") == "exited with code 3"
