@@ -89,7 +89,9 @@ class RunConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     torch_threads: int = 1
     heartbeat_s: float = 0.5
-    silent_restart_s: float = 10.0  # restart a worker silent this long
+    silent_restart_s: float = 10.0  # restart a running worker silent this long
+    startup_s: float = 120.0  # a (re)started worker may take this long to load its models
+    max_restarts: int = 5  # restarts in a row after which a worker is given up (the run goes on)
     replay: bool = False  # windows close on watermarks only (deterministic)
     speed: float = 1.0  # media pacing; 0 means as fast as possible
     duration_s: float = 0.0  # 0: until the sources end or Ctrl-C

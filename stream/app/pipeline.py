@@ -72,7 +72,8 @@ class Pipeline:
         if self.ended_at is None:
             duration = self.cfg.run.duration_s
             timeout = duration and time.monotonic() - self.t0 >= duration
-            done = self.sources and all(self.sup.health.get(s, {}).get("ended") for s in self.sources)
+            done = self.sources and all(self.sup.health.get(s, {}).get("ended") or s in self.sup.lost
+                                        for s in self.sources)
             if timeout or done:
                 self.sup.end()
                 self.ended_at = time.monotonic()
@@ -85,8 +86,10 @@ class Pipeline:
         for s in self.sinks:
             s.close(ok)
 
-    def run(self) -> None:
-        """Until the sources end (or the duration, Ctrl-C, SIGTERM); StartupError if it cannot start."""
+    def run(self) -> int:
+        """Until the sources end (or the duration, Ctrl-C, SIGTERM); StartupError if it cannot start.
+
+        Returns 0, or 1 if a worker had to be given up (a stream was lost)."""
         signal.signal(signal.SIGTERM, _interrupt)
         ok = False
         try:
@@ -102,6 +105,10 @@ class Pipeline:
             pass
         finally:
             self.stop(ok)
+        if self.sup.lost:
+            print(f"error: lost {', '.join(sorted(self.sup.lost))} (gave up restarting)", file=sys.stderr)
+            return 1
+        return 0
 
 
 def _interrupt(*_) -> None:

@@ -46,7 +46,8 @@ def replay_predictions(session: Session, cfg: Config, model: IntentModel | None 
     opts = replay_options(session, cfg)
     if cache:
         opts = replace(opts, cache=str(session.root))
-    Pipeline(cfg, opts, [mem, *sinks]).run()
+    if Pipeline(cfg, opts, [mem, *sinks]).run():
+        raise StreamError(f"{session.root}: a worker was lost during the replay")
     return mem.predictions
 
 

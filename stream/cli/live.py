@@ -42,6 +42,5 @@ def run(args: argparse.Namespace) -> int:
     sources = sources_from(args, cfg)
     check_sources(cfg, sources)
     check_empty_dir(args.record, "--record")
-    Pipeline(cfg, RunOptions(sources=sources), output_sinks(args, "live", interactive=True,
-                                                           record=args.record)).run()
-    return 0
+    return Pipeline(cfg, RunOptions(sources=sources), output_sinks(args, "live", interactive=True,
+                                                                  record=args.record)).run()

@@ -25,5 +25,4 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args, **{"run.duration_s": args.duration})
     sources = {"video": args.video or cfg.video.source, "audio": args.audio or cfg.audio.source}
     check_sources(cfg, sources)
-    Pipeline(cfg, RunOptions(sources=sources), [JsonLinesSink(), RecordingSink(args.dir)]).run()
-    return 0
+    return Pipeline(cfg, RunOptions(sources=sources), [JsonLinesSink(), RecordingSink(args.dir)]).run()

@@ -48,8 +48,7 @@ def run(args: argparse.Namespace, path: str | None = None, title: str = "replay"
         if args.start != 0 or args.end is not None or args.loop:
             fail("--cache-features: replay the whole session (no --start/--end/--loop)")
         options = replace(options, cache=str(session.root))
-    Pipeline(cfg, options, output_sinks(args, title)).run()
-    return 0
+    return Pipeline(cfg, options, output_sinks(args, title)).run()
 
 
 def from_features(session, cfg, args: argparse.Namespace) -> int:

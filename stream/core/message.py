@@ -42,6 +42,7 @@ class Control(StrEnum):
     START = "start"  # carries ``origin_ns``, the session's time zero
     END = "end"  # sources stop and send end of stream; fusion drains
     STOP = "stop"  # exit now
+    LOST = "lost"  # carries ``stream``: its worker was given up; consumers treat it as ended
 
 
 class MessageError(StreamError, ValueError):

@@ -116,6 +116,9 @@ class Runtime:
                 self.ended = True
             elif cmd == Control.STOP:
                 self.stop.set()
+            elif cmd == Control.LOST and m.meta.get("stream") in self.inputs:
+                # Given up by the supervisor: nothing more will come from it.
+                self.on_heartbeat(Message(str(m.meta["stream"]), 0, EOS, EOS, EOS))
         if os.getppid() != self.parent:  # supervisor gone: do not linger
             self.stop.set()
         if now - self.last_hb >= self.hb_ns:

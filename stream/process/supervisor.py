@@ -65,7 +65,9 @@ class Proc:
     popen: subprocess.Popen
     log: Path
     restarts: int = 0
+    spawned: float = field(default_factory=time.monotonic)
     last_hb: float = field(default_factory=time.monotonic)
+    heard: bool = False  # this process (not its dead predecessor) has heartbeated
     hb: dict[str, Any] = field(default_factory=dict)
     next_restart: float = 0.0
 
@@ -112,6 +114,7 @@ class Supervisor:
         self.finished = False
         self.health: dict[str, dict[str, Any]] = {}
         self.events: list[str] = []  # restarts and errors, for the dashboard
+        self.lost: set[str] = set()  # workers given up after max_restarts
 
     def _endpoints(self, cfg: Config) -> dict[str, str]:
         """Every worker's PUB socket, the control socket and `say`'s: ipc in the run's private
@@ -196,6 +199,7 @@ class Supervisor:
             if m.topic == Topic.HEARTBEAT and m.stream in self.procs:
                 p = self.procs[m.stream]
                 p.last_hb, p.hb = time.monotonic(), m.meta
+                p.heard = p.heard or m.meta.get("pid") == p.popen.pid
                 self.health[m.stream] = {**m.meta, "restarts": p.restarts}
             elif m.topic == Topic.PREDICTION:
                 if m.meta.get("eos"):
@@ -209,23 +213,37 @@ class Supervisor:
         """Receive for a while, then restart whatever died or went silent."""
         self._pump(timeout_s)
         now = time.monotonic()
+        run = self.cfg.run
         for name, p in list(self.procs.items()):
+            if name in self.lost:
+                continue
             dead = p.popen.poll() is not None
-            silent = now - p.last_hb > self.cfg.run.silent_restart_s
+            # Silence counts once this process has spoken; before that it may be loading models.
+            silent = now - p.last_hb > run.silent_restart_s if p.heard else now - p.spawned > run.startup_s
             if not (dead or silent):
                 if p.hb.get("started") is False and self.origin_ns is not None:
                     self._send(Control.START, to=name, origin_ns=self.origin_ns)
                 continue
             if p.next_restart == 0.0:
-                why = exit_cause(p.popen.returncode, p.log) if dead else \
-                    f"silent for {self.cfg.run.silent_restart_s:.0f} s"
-                self.events.append(f"{name}: {why}; restarting")
-                if not dead:
-                    p.popen.kill()
-                p.next_restart = now + min(2 ** p.restarts, 10)
+                self._failed(p, now, dead)
             elif now >= p.next_restart:
                 p.popen.wait()
                 self._spawn(name, p.restarts + 1)
+
+    def _failed(self, p: Proc, now: float, dead: bool) -> None:
+        """A worker died or fell silent: restart it with backoff, or give it up."""
+        run = self.cfg.run
+        why = exit_cause(p.popen.returncode, p.log) if dead else \
+            (f"silent for {run.silent_restart_s:.0f} s" if p.heard else f"not up after {run.startup_s:.0f} s")
+        if not dead:
+            p.popen.kill()
+        if p.restarts >= run.max_restarts:
+            self.lost.add(p.name)
+            self.events.append(f"{p.name}: {why}; gave up after {p.restarts} restarts")
+            self._send(Control.LOST, stream=p.name)  # its consumers stop waiting for it
+            return
+        self.events.append(f"{p.name}: {why}; restarting")
+        p.next_restart = now + min(2 ** p.restarts, 10)
 
     def end(self) -> None:
         """Sources stop and send end-of-stream; fusion drains its windows."""

@@ -138,6 +138,10 @@ class TextStage(Stage):
         self.done = typed_wm >= EOS and self.asr_wm >= EOS
         return out
 
+    def on_heartbeat(self, stream: str, watermark: int) -> None:
+        """The ASR's heartbeats carry its watermark too (and EOS if it was given up)."""
+        self.asr_wm = max(self.asr_wm, watermark)
+
     def end(self) -> None:
         self.ended = True
 

@@ -165,3 +165,51 @@ def test_two_assistants_side_by_side_and_say_reaches_the_one_asked(tmp_path):
             if p.poll() is None:
                 p.terminate()
                 p.wait(10)
+
+
+def _worker(launcher: int, name: str) -> int:
+    return next(w for w in _children(launcher)
+                if f"workers.{name}".encode() in Path(f"/proc/{w}/cmdline").read_bytes())
+
+
+def test_a_restarted_worker_may_take_longer_to_load_than_the_silence_limit(tmp_path):
+    cfg = tmp_path / "quick.toml"
+    cfg.write_text("[run]\nsilent_restart_s = 2.0\n")  # less than the text worker's cold start
+    p = subprocess.Popen([sys.executable, "launch.py", "live", "--config", str(cfg), "--video", "synthetic",
+                          "--audio", "synthetic", "--headless"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("{")
+        os.kill(_worker(p.pid, "text"), signal.SIGKILL)
+        states = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not (states and states[-1] == "ok" and "missing" in states):
+            states.append(json.loads(p.stdout.readline())["modalities"]["text"])
+        assert "missing" in states and states[-1] == "ok"  # gone, then back by itself
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=10)
+    warnings = [ln for ln in err.splitlines() if ln.startswith("warning:")]
+    assert warnings == ["warning: text: killed by SIGKILL; restarting"], warnings
+
+
+def test_a_worker_that_cannot_come_back_is_given_up_and_the_run_says_so(media, tmp_path):
+    video = tmp_path / "face.mp4"
+    video.write_bytes(Path(media["face"]).read_bytes())
+    cfg = tmp_path / "once.toml"
+    cfg.write_text("[run]\nmax_restarts = 1\n[video]\nloop = true\n")
+    p = subprocess.Popen([sys.executable, "launch.py", "live", "--config", str(cfg), "--video", str(video),
+                          "--audio", "none", "--headless"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("{")
+        video.unlink()  # the restarted worker will not find it
+        os.kill(_worker(p.pid, "video"), signal.SIGKILL)
+        out, err = p.communicate(timeout=120)  # the run ends by itself: its only source is gone
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 1, err[-2000:]
+    assert "video: killed by SIGKILL; restarting" in err
+    assert "video file not found; gave up after 1 restarts" in err
+    assert err.strip().splitlines()[-1] == "error: lost video (gave up restarting)"
