@@ -19,6 +19,7 @@ from pathlib import Path
 from stream.errors import StreamError
 
 DISCOVERY = "assistant.json"
+OWNER = "owner.pid"  # written at once: a run killed before it announced itself is still known
 
 
 def runtime_root() -> Path:
@@ -41,6 +42,7 @@ class RunDir:
         root = runtime_root()
         remove_stale(root)
         self.path = Path(tempfile.mkdtemp(prefix="run-", dir=root))  # mkdtemp: mode 0700
+        (self.path / OWNER).write_text(str(os.getpid()))
 
     def endpoint(self, name: str) -> str:
         return f"ipc://{self.path / name}"
@@ -65,15 +67,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(root: Path, unannounced_s: float = 3600.0) -> None:
-    """Folders of runs that were killed (no clean-up possible): their process is gone, or they
-    never announced themselves and are old."""
+def remove_stale(root: Path, unowned_s: float = 3600.0) -> None:
+    """Folders of runs that were killed (no clean-up possible): their process is gone, or the
+    folder says whose it is nowhere and is old."""
     for d in root.glob("run-*"):
-        f = d / DISCOVERY
         try:
-            stale = not _alive(int(json.loads(f.read_text())["pid"])) if f.is_file() else \
-                time.time() - d.stat().st_mtime > unannounced_s
-        except (OSError, ValueError, KeyError, TypeError):
+            owner = int((d / OWNER).read_text())
+        except (OSError, ValueError):
+            owner = None
+        try:
+            stale = not _alive(owner) if owner is not None else time.time() - d.stat().st_mtime > unowned_s
+        except OSError:
             stale = False
         if stale:
             shutil.rmtree(d, ignore_errors=True)

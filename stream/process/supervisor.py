@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -106,7 +105,9 @@ class Supervisor:
         self.rundir = RunDir()  # private: ipc sockets, the `say` discovery file
         self.endpoints = self._endpoints(cfg)
         self.ctx = zmq.Context.instance()
-        self.logdir = Path(tempfile.mkdtemp(prefix="stream-logs-"))
+        self.logdir = self.rundir.path  # worker logs and specs go with the run at its end
+        self.last_t: float | None = None  # the newest prediction's t: a restarted fusion resumes after it
+        self.stale_predictions = 0  # predictions older than the newest one (never passed on)
         self.procs: dict[str, Proc] = {}
         self.control: Publisher | None = None
         self.sub: Subscriber | None = None
@@ -129,6 +130,8 @@ class Supervisor:
     # -- processes ---------------------------------------------------------
     def _spec(self, name: str) -> Spec:
         opts = replace(self.options, streams=self.streams, workers=self.names)
+        if name == "fusion" and self.last_t is not None:  # a restart: resume, never repeat
+            opts = replace(opts, start_s=max(opts.start_s, self.last_t))
         return Spec(name, self.cfg.to_dict(), self.endpoints, opts, list(self.workers[name].inputs),
                     os.getpid())
 
@@ -159,8 +162,8 @@ class Supervisor:
                 break
             if time.monotonic() > deadline:
                 slow = [n for n in self.names if not self._ready(n)]
-                raise StartupError(f"workers did not come up in {timeout_s:.0f} s: {', '.join(slow)}"
-                                   f" (logs in {self.logdir})")
+                last = "; ".join(f"{n}: {last_line(self.procs[n].log) or 'no output'}" for n in slow)
+                raise StartupError(f"workers did not come up in {timeout_s:.0f} s ({last})")
         self.rundir.announce(self.endpoints["say"])  # `say` can find us now
         self.origin_ns = now_ns() + 50_000_000
         # Past this point a worker that dies is restarted by poll(), like any other time:
@@ -204,7 +207,10 @@ class Supervisor:
             elif m.topic == Topic.PREDICTION:
                 if m.meta.get("eos"):
                     self.finished = True
+                elif self.last_t is not None and m.meta["t"] < self.last_t:
+                    self.stale_predictions += 1  # once, in order: whatever a restart does
                 else:
+                    self.last_t = m.meta["t"]
                     self.on_prediction(m.meta)
             elif m.topic == Topic.TRANSCRIPT:
                 self.on_transcript(m)

@@ -213,3 +213,22 @@ def test_a_worker_that_cannot_come_back_is_given_up_and_the_run_says_so(media, t
     assert "video: killed by SIGKILL; restarting" in err
     assert "video file not found; gave up after 1 restarts" in err
     assert err.strip().splitlines()[-1] == "error: lost video (gave up restarting)"
+
+
+def test_a_restarted_fusion_resumes_after_its_last_prediction(tmp_path):
+    p = subprocess.Popen([sys.executable, "launch.py", "live", "--config", live_config(tmp_path),
+                          "--video", "synthetic", "--audio", "synthetic", "--headless"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ts = [json.loads(p.stdout.readline())["t"] for _ in range(5)]
+        os.kill(_worker(p.pid, "fusion"), signal.SIGKILL)
+        killed_at = ts[-1]
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and ts[-1] < killed_at + 3.0:
+            ts.append(json.loads(p.stdout.readline())["t"])
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=10)
+    assert ts[-1] >= killed_at + 3.0, err[-2000:]  # predictions came back...
+    assert all(b >= a for a, b in zip(ts, ts[1:], strict=False)), ts  # ...never repeating the past
+    assert "fusion: killed by SIGKILL; restarting" in err

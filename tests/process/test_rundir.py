@@ -44,7 +44,7 @@ def test_a_runtime_folder_others_can_enter_is_refused(tmp_path):
 
 
 def test_folders_of_killed_runs_are_cleared_by_the_next_run():
-    dead = RunDir()
-    (dead.path / rundir.DISCOVERY).write_text(json.dumps({"pid": 2**22 + 12345, "say": "ipc://x"}))
+    dead, mine = RunDir(), RunDir()
+    (dead.path / rundir.OWNER).write_text(str(2**22 + 12345))  # a pid nobody has
     RunDir()
-    assert not dead.path.exists()
+    assert not dead.path.exists() and mine.path.exists()
