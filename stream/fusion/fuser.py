@@ -13,10 +13,14 @@ import math
 import numpy as np
 
 from stream.config import Config
+from stream.core.clock import now_ns as wall_ns
 from stream.core.message import EOS, Message, Topic
 from stream.fusion.align import Aligner, Window
 from stream.intent.prediction import IntentModel, Prediction
 from stream.modalities.registry import Feature, modalities
+
+FUTURE_NS = 5_000_000_000  # live: nothing is captured 5 s from now
+PAST_NS = 60_000_000_000  # nor a minute before the session began
 
 
 def prediction_json(p: Prediction, origin_ns: int, latency_ms: float, event: bool) -> dict:
@@ -63,13 +67,28 @@ class Fuser:
         self.events = {m.name for m in mods if m.events}
         # Replay: every stream present is required and only watermarks close windows.
         required = self.streams if cfg.run.replay else f.require
+        # Live, at real time, event times must be plausible on our own clock (replay and paced
+        # files run ahead of it): a far-future stamp would otherwise open windows without end.
+        self.check_time = not cfg.run.replay and cfg.run.speed == 1.0
         self.origin_ns = origin_ns
         self.aligner = Aligner(self.streams, required, int(f.window_s * 1e9), int(f.hop_s * 1e9),
                                origin_ns + int(start_s * 1e9),
                                None if cfg.run.replay else f.deadline_ms * 1_000_000,
                                f.stale_ms * 1_000_000, instants=tuple(self.events))
 
+    def _implausible(self, m: Message, now_ns: int) -> str | None:
+        if not self.check_time:
+            return None
+        if m.t_end > now_ns + FUTURE_NS or (m.watermark > now_ns + FUTURE_NS and m.watermark != EOS):
+            return "future"
+        if m.t_start < self.origin_ns - PAST_NS:
+            return "past"
+        return None
+
     def add(self, m: Message, now_ns: int) -> None:
+        if (why := self._implausible(m, now_ns)) is not None:
+            self.aligner.counts[f"{m.stream}.{why}"] += 1
+            return
         if m.topic == Topic.WATERMARK:
             self.aligner.advance(m.stream, m.watermark)
             return
@@ -82,6 +101,10 @@ class Fuser:
             self.aligner.trigger(m.t_end, now_ns)
 
     def advance(self, stream: str, watermark: int) -> None:
+        """An input's heartbeat watermark (checked like a message's)."""
+        if self.check_time and watermark != EOS and watermark > wall_ns() + FUTURE_NS:
+            self.aligner.counts[f"{stream}.future"] += 1
+            return
         self.aligner.advance(stream, watermark)
 
     def predict(self, w: Window, published_ns: int | None) -> dict | None:

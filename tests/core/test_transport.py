@@ -101,3 +101,11 @@ def test_curve_encrypted_pubsub():
     assert got is not None and got.stream == "x"
     pub.close()
     sub.close()
+
+
+def test_one_sender_cannot_inflate_the_gap_count_without_bound(pubsub):
+    _, pub, sub, _ = pubsub
+    for seq in (1, 2**62):  # a forged jump
+        pub.send(Message("x", seq, 0, 0, 0, topic="x"))
+        assert sub.recv(2000) is not None
+    assert sub.gaps["x"] == 1

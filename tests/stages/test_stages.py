@@ -156,3 +156,22 @@ def test_say_lines_are_validated_and_timed_by_the_receiver(tmp_path):
     assert [o.meta["text"] for o in outs] == ["turn on the lights", "pause the music"]
     assert all(before <= o.t_start <= now_ns() for o in outs)  # our clock, not the sender's
     assert stage.ctx.stats["invalid_say"] == 4  # the 100 kB one never reached us
+
+
+def test_live_fusion_drops_items_stamped_far_from_its_own_clock():
+    from stream.core.clock import now_ns
+    from stream.fusion.fuser import Fuser
+
+    cfg = Config()  # live, real time
+    origin = now_ns()
+    fuser = Fuser(cfg, ["text"], origin, EchoIntentModel())
+    emb = {"embedding": np.zeros(384, np.float32)}
+    hour = 3600 * S
+    now = now_ns()
+    for t, wm in ((now + hour, now), (now, now + hour), (origin - hour, origin - hour)):
+        fuser.add(Message("text", 0, t, t, wm, emb, {"text": "x"}, topic="text"), now)
+    fuser.advance("text", now + hour)  # a forged heartbeat
+    fuser.add(Message("text", 1, now, now, now, emb, {"text": "ok"}, topic="text"), now)
+    assert dict(fuser.aligner.counts) == {"text.future": 3, "text.past": 1}
+    assert [it.meta["text"] for it in fuser.aligner.buf["text"]] == ["ok"]
+    assert fuser.aligner.wm["text"] == now
