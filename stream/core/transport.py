@@ -18,12 +18,13 @@ import zmq
 
 from stream.core.clock import now_ns
 from stream.core.message import Message, MessageError, decode, encode
+from stream.errors import StreamError
 
 MAX_GAP = 100_000  # more messages than any high-water mark holds
 
 
-class TransportError(RuntimeError):
-    pass
+class TransportError(StreamError, RuntimeError):
+    """An endpoint that cannot be used (bad address, in use, not loopback without keys)."""
 
 
 @dataclass(frozen=True)

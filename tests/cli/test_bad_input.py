@@ -40,6 +40,7 @@ def test_unreadable_audio_file(tmp_path):
     ("[fusion]\nhop_s = 0\n", "fusion.hop_s"),
     ("[nosuch]\nx = 1\n", "nosuch"),
     ("not toml = = =", "TOML"),
+    ("[net]\ntransport = 'pigeon'\n", "net.transport"),
 ])
 def test_bad_config_field(tmp_path, toml, needle):
     cfg = tmp_path / "bad.toml"
@@ -68,3 +69,10 @@ def test_devices_says_plainly_when_there_are_none():
     r = launch("devices")
     assert r.returncode == 0
     assert "Cameras" in r.stdout and "Microphones" in r.stdout
+
+
+def test_binding_a_network_interface_without_keys_is_one_line(tmp_path):
+    cfg = tmp_path / "open.toml"
+    cfg.write_text("[net]\ntransport = 'tcp'\nhost = '0.0.0.0'\n")
+    one_line_error(launch("live", "--config", str(cfg), "--video", "none", "--audio", "none", "--headless"),
+                   "0.0.0.0", "not loopback", "curve_dir")
