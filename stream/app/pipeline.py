@@ -123,9 +123,8 @@ def check_sources(cfg: Config, sources: dict[str, str]) -> None:
 
     for name, spec in sources.items():
         mod = get(name, cfg)
-        if mod.source is None or spec in ("none", "synthetic") or spec.startswith("session:") \
-                or not is_file_spec(spec):
-            continue
+        if mod.source is None or spec.startswith("session:") or not is_file_spec(spec):
+            continue  # devices, "synthetic", "none": nothing to open here
         src = mod.source(spec, cfg, SourceTiming())
         src.connect()
         src.disconnect()

@@ -136,7 +136,7 @@ def session_examples(root: Path, intents: list[str], spec: dict[str, dict], wind
     sess = Session(root)
     spans = check_labels(root, intents)
     typed_t = [e["t"] for e in sess.text_events() if e.get("source") == "typed"]
-    msgs = {s: m for s, m in load_messages(root).items() if s in sess.streams}
+    msgs = load_messages(root, streams=sess.streams)
     return window_examples(msgs, spans, typed_t, intents, spec, window_s, hop_s, text_every,
                            other_every, prior)
 

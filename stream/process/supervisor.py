@@ -208,7 +208,9 @@ class Supervisor:
                 if m.meta.get("eos"):
                     self.finished = True
                 elif self.last_t is not None and m.meta["t"] < self.last_t:
-                    self.stale_predictions += 1  # once, in order: whatever a restart does
+                    if not self.stale_predictions:  # once, in order: whatever a restart does
+                        self.events.append("fusion: dropping predictions older than the newest")
+                    self.stale_predictions += 1
                 else:
                     self.last_t = m.meta["t"]
                     self.on_prediction(m.meta)

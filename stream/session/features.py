@@ -88,12 +88,14 @@ def has_features(root: Path) -> bool:
         return False
 
 
-def load_messages(root: Path, cfg: Config | None = None) -> dict[str, list[Message]]:
-    """The cached fusion inputs as messages with session-relative times (origin 0)."""
+def load_messages(root: Path, cfg: Config | None = None,
+                  streams: list[str] | None = None) -> dict[str, list[Message]]:
+    """The cached fusion inputs (of ``streams``, default all) as messages with session-relative
+    times (origin 0)."""
     out: dict[str, list[Message]] = {}
     d = root / "features"
     for mod in modalities(cfg):
-        if not (d / f"{mod.name}.npz").is_file():
+        if not (d / f"{mod.name}.npz").is_file() or (streams is not None and mod.name not in streams):
             continue
         with np.load(d / f"{mod.name}.npz") as f:
             z = {k: f[k] for k in f.files}  # each f[k] reads the file again: read once
@@ -109,9 +111,11 @@ def load_messages(root: Path, cfg: Config | None = None) -> dict[str, list[Messa
 
 
 def speech_events(root: Path) -> list[dict]:
-    """Transcribed utterances in the cache, as {"t", "end", "text"} in session seconds."""
+    """Transcribed utterances in the cache, as {"t", "end", "text"} in session seconds
+    (reads the text stream only: the video embeddings are most of a cache)."""
+    texts = load_messages(root, streams=["text"]).get("text", [])
     return [{"t": m.t_start / 1e9, "end": m.t_end / 1e9, "text": m.meta.get("text", "")}
-            for m in load_messages(root).get("text", []) if m.meta.get("source") == "asr"]
+            for m in texts if m.meta.get("source") == "asr"]
 
 
 def fusion_replay(root: Path, cfg: Config, streams: list[str], model: IntentModel) -> list[dict]:
