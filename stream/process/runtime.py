@@ -57,7 +57,6 @@ class Runtime:
     """The plumbing of one worker: its sockets, heartbeats and control."""
 
     def __init__(self, spec: Spec) -> None:
-        self.spec = spec
         self.name = spec.name
         self.cfg = config_mod.from_dict(spec.config)
         self.ctx = zmq.Context.instance()

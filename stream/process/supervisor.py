@@ -105,7 +105,6 @@ class Supervisor:
         self.rundir = RunDir()  # private: ipc sockets, the `say` discovery file
         self.endpoints = self._endpoints(cfg)
         self.ctx = zmq.Context.instance()
-        self.logdir = self.rundir.path  # worker logs and specs go with the run at its end
         self.last_t: float | None = None  # the newest prediction's t: a restarted fusion resumes after it
         self.stale_predictions = 0  # predictions older than the newest one (never passed on)
         self.procs: dict[str, Proc] = {}
@@ -136,11 +135,11 @@ class Supervisor:
                     os.getpid())
 
     def _spawn(self, name: str, restarts: int = 0) -> None:
-        log = self.logdir / f"{name}.log"
+        log = self.rundir.path / f"{name}.log"  # logs and specs go with the run at its end
         f = open(log, "ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # The spec goes in a file: a replay's scripted text can outgrow the argument list.
-        spec = self.logdir / f"{name}.spec.json"
+        spec = self.rundir.path / f"{name}.spec.json"
         spec.write_text(self._spec(name).dumps())
         popen = subprocess.Popen([sys.executable, "-m", self.workers[name].module, f"@{spec}"],
                                  cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
