@@ -87,3 +87,17 @@ def test_the_front_door_and_the_commands_are_thin():
     fat = [(p.name, n) for p in (ROOT / "workers").glob("*.py")
            if (n := len(p.read_text().splitlines())) > 10]
     assert not fat, fat
+
+
+def test_the_launcher_does_not_load_torch():
+    """The front door and the supervisor stay light: torch costs ~1 s to import and ~1 s to tear
+    down, which every start and every Ctrl-C would pay (measured). Workers load the models."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from stream.cli import build_parser; import stream.app.pipeline, "
+            "stream.app.replay, stream.app.sinks; build_parser(); "
+            "print(sorted(m for m in ('torch', 'transformers', 'torchaudio') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"

@@ -9,7 +9,6 @@ from stream.app.pipeline import Pipeline
 from stream.app.sinks import MemorySink, Sink
 from stream.config import Config
 from stream.errors import StreamError
-from stream.intent.checkpoint import load_model
 from stream.intent.prediction import IntentModel
 from stream.modalities.registry import modalities
 from stream.process.stage import RunOptions
@@ -41,6 +40,8 @@ def replay_predictions(session: Session, cfg: Config, model: IntentModel | None 
     replay through the workers (which writes the cache when ``cache``)."""
     cfg = replay_config(cfg, 0.0)
     if cache and has_features(session.root):
+        from stream.intent.checkpoint import load_model  # torch: only when fusion runs here
+
         return fusion_replay(session.root, cfg, session.streams, model or load_model(cfg.fusion.model, cfg))
     mem = MemorySink()
     opts = replay_options(session, cfg)

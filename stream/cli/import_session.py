@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from stream.intent.intent_set import names
-from stream.session.importer import import_session
 
 
 def add(sub) -> None:
@@ -20,6 +19,8 @@ def add(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stream.session.importer import import_session  # torch: only for this command
+
     def opt(x: str | None) -> Path | None:
         return Path(x) if x else None
 

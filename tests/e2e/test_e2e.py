@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from stream.process.rundir import running_assistants
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +81,8 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_stop_signal_ends_everything_within_3s(tmp_path, sig):
+def test_stop_signal_ends_everything_cleanly(tmp_path, sig):
+    """Every worker gone, exit 0, the run directory removed; how fast is in ``bench``."""
     p = subprocess.Popen([sys.executable, "launch.py", "live", "--config", live_config(tmp_path),
                           "--video", "synthetic", "--audio", "synthetic", "--headless"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -87,13 +90,12 @@ def test_stop_signal_ends_everything_within_3s(tmp_path, sig):
     assert line.startswith("{"), p.stderr.read()[-2000:]
     workers = _children(p.pid)
     assert len(workers) == 5
-    t0 = time.monotonic()
+    rundir = next(Path(a["dir"]) for a in running_assistants() if a["pid"] == p.pid)
     p.send_signal(sig)
-    p.wait(10)
-    took = time.monotonic() - t0
+    assert p.wait(30) == 0, p.stderr.read()[-2000:]
     time.sleep(0.2)
     assert not [w for w in workers if _alive(w)]
-    assert took < 3.0, took
+    assert not rundir.exists()
 
 
 def test_a_killed_worker_is_restarted_and_predictions_go_on(tmp_path):
