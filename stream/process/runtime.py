@@ -80,8 +80,14 @@ class Runtime:
         self.hb_ns = int(self.cfg.run.heartbeat_s * 1e9)
         self.parent = spec.parent_pid or os.getppid()
         self.on_heartbeat = lambda m: None  # fusion advances an input's watermark by its heartbeats
+        self.loading = True  # in the stage's setup: a stop signal interrupts it at once
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: self.stop.set())
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, *_) -> None:
+        self.stop.set()
+        if self.loading:  # a model load may take many seconds and never looks at ``stop``
+            raise KeyboardInterrupt
 
     # -- publishing --------------------------------------------------------
     def publish(self, topic: str, t_start: int, t_end: int, parts: dict | None = None, meta=None,
@@ -200,6 +206,7 @@ def run_worker(stage: Stage, spec: Spec) -> None:
     """Set the stage up, wait for start, run its turns; at its end, end of stream."""
     rt = Runtime(spec)
     stage.setup(StageContext(rt.cfg, spec.options, spec.endpoints, spec.inputs, rt.stats, rt.gauges))
+    rt.loading = False
     rt.on_heartbeat = lambda m: stage.on_heartbeat(m.stream, m.watermark)
     try:
         if not rt.wait_start():

@@ -272,7 +272,9 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 p.popen.kill()
                 p.popen.wait()
-                print(f"warning: {p.name} did not stop within {grace_s:.0f} s; killed", file=sys.stderr)
+                if self.origin_ns is not None:  # a failed start-up kills loaders: no news
+                    print(f"warning: {p.name} did not stop within {grace_s:.0f} s; killed",
+                          file=sys.stderr)
         for s in (self.sub, self.control):
             if s is not None:
                 s.close()
