@@ -49,7 +49,8 @@ class Pipeline:
             s.transcript(m.meta.get("text", ""), bool(m.meta.get("final")))
 
     def start(self) -> int:
-        """Spawn the workers; returns the session's time origin (monotonic ns)."""
+        """Check the sources, spawn the workers; returns the session's time origin (monotonic ns)."""
+        check_sources(self.cfg, self.options.sources)
         for s in self.sinks:
             s.open(self)
         origin = self.sup.start()
@@ -122,6 +123,11 @@ def check_sources(cfg: Config, sources: dict[str, str]) -> None:
     from stream.sources.base import SourceTiming, is_file_spec
 
     for name, spec in sources.items():
+        if spec.startswith("session:"):
+            from stream.session.format import Session
+
+            Session(spec.removeprefix("session:")).check()
+            continue
         mod = get(name, cfg)
         if mod.source is None or spec.startswith("session:") or not is_file_spec(spec):
             continue  # devices, "synthetic", "none": nothing to open here

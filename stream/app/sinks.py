@@ -78,7 +78,10 @@ class FileSink(Sink):
 
     def close(self, ok: bool) -> None:
         self.f.close()
-        os.replace(self.tmp, self.path)
+        if ok:
+            os.replace(self.tmp, self.path)
+        else:  # it never started: no file rather than an empty one
+            self.tmp.unlink()
 
 
 class RecordingSink(Sink):
@@ -89,6 +92,7 @@ class RecordingSink(Sink):
         from stream.session.format import JsonlWriter, write_manifest
 
         self.root = Path(root)
+        self.created = not self.root.exists()  # (the CLI checks it is empty otherwise)
         self.root.mkdir(parents=True, exist_ok=True)
         write_manifest(self.root, complete=False, source="record")
         self.preds = JsonlWriter(self.root / "predictions.jsonl")
@@ -96,6 +100,7 @@ class RecordingSink(Sink):
         self.line = ""
         self.t0 = time.monotonic()
         self.last = 0.0
+        self.events: list[str] = []
 
     def started(self) -> None:
         self.t0 = time.monotonic()
@@ -104,6 +109,7 @@ class RecordingSink(Sink):
         self.preds.add(p)
 
     def tick(self, health: dict[str, dict], events: list[str]) -> None:
+        self.events += events  # restarts and give-ups: the manifest says what happened
         if time.monotonic() - self.last < 1.0:
             return
         self.last = time.monotonic()
@@ -120,7 +126,13 @@ class RecordingSink(Sink):
         self.preds.close()
         if self.progress:
             print(file=sys.stderr)
-        finish_recording(self.root, time.monotonic() - self.t0)
+        if not ok:  # it never started: leave nothing behind, not an empty "session"
+            for f in sorted(self.root.rglob("*"), reverse=True):
+                f.rmdir() if f.is_dir() else f.unlink()
+            if self.created:
+                self.root.rmdir()
+            return
+        finish_recording(self.root, time.monotonic() - self.t0, tuple(self.events))
 
 
 class DashboardSink(Sink):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from stream.app.pipeline import Pipeline, check_sources
+from stream.app.pipeline import Pipeline
 from stream.cli.common import add_common, check_empty_dir, load_config, output_sinks
 from stream.errors import fail
 from stream.modalities.registry import names
@@ -40,7 +40,6 @@ def sources_from(args: argparse.Namespace, cfg) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args, **{"run.duration_s": args.duration, "run.speed": args.speed})
     sources = sources_from(args, cfg)
-    check_sources(cfg, sources)
     check_empty_dir(args.record, "--record")
     return Pipeline(cfg, RunOptions(sources=sources), output_sinks(args, "live", interactive=True,
                                                                   record=args.record)).run()

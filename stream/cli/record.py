@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from stream.app.pipeline import Pipeline, check_sources
+from stream.app.pipeline import Pipeline
 from stream.app.sinks import JsonLinesSink, RecordingSink
 from stream.cli.common import add_common, check_empty_dir, load_config
 from stream.process.stage import RunOptions
@@ -24,5 +24,4 @@ def run(args: argparse.Namespace) -> int:
     check_empty_dir(args.dir)
     cfg = load_config(args, **{"run.duration_s": args.duration})
     sources = {"video": args.video or cfg.video.source, "audio": args.audio or cfg.audio.source}
-    check_sources(cfg, sources)
     return Pipeline(cfg, RunOptions(sources=sources), [JsonLinesSink(), RecordingSink(args.dir)]).run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from stream.core.keys import bus_keys
 from stream.errors import fail
 from stream.process.rundir import running_assistants
 from stream.process.supervisor import send_say
@@ -27,6 +28,6 @@ def run(args: argparse.Namespace) -> int:
     if not found:
         fail("say: no assistant is running" + (f" with pid {args.pid}" if args.pid else "") +
              " (start `launch.py live` first)")
-    if not send_say(found[0]["say"], text):
+    if not send_say(found[0]["say"], text, bus_keys(found[0]["curve_dir"])):
         fail(f"say: the assistant (pid {found[0]['pid']}) did not take the line")
     return 0

@@ -57,7 +57,7 @@ def check_endpoint(endpoint: str, curve: Curve | None) -> None:
         )
 
 
-def _apply_curve(sock: zmq.Socket, curve: Curve | None, server: bool) -> None:
+def apply_curve(sock: zmq.Socket, curve: Curve | None, server: bool) -> None:
     if curve is None:
         return
     sock.curve_publickey = curve.public
@@ -79,7 +79,7 @@ class Publisher:
         self.sock = ctx.socket(zmq.PUB)
         self.sock.sndhwm = hwm
         self.sock.linger = 500
-        _apply_curve(self.sock, curve, server=True)
+        apply_curve(self.sock, curve, server=True)
         try:
             self.sock.bind(endpoint)
         except zmq.ZMQError as e:
@@ -105,7 +105,7 @@ class Subscriber:
         self.sock = ctx.socket(zmq.SUB)
         self.sock.rcvhwm = hwm
         self.sock.linger = 0
-        _apply_curve(self.sock, curve, server=False)
+        apply_curve(self.sock, curve, server=False)
         for t in topics:
             self.sock.setsockopt(zmq.SUBSCRIBE, t.encode())
         for ep in endpoints:

@@ -47,10 +47,10 @@ class RunDir:
     def endpoint(self, name: str) -> str:
         return f"ipc://{self.path / name}"
 
-    def announce(self, say_endpoint: str) -> None:
+    def announce(self, say_endpoint: str, curve_dir: str = "") -> None:
         """Write the discovery file ``say`` reads (whole, then renamed)."""
         tmp = self.path / (DISCOVERY + ".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "say": say_endpoint}))
+        tmp.write_text(json.dumps({"pid": os.getpid(), "say": say_endpoint, "curve_dir": curve_dir}))
         os.replace(tmp, self.path / DISCOVERY)
 
     def remove(self) -> None:
@@ -94,5 +94,6 @@ def running_assistants() -> list[dict]:
             continue
         if _alive(pid):
             found.append({"pid": pid, "say": str(info.get("say", "")), "dir": str(f.parent),
+                          "curve_dir": str(info.get("curve_dir", "")),
                           "mtime": f.stat().st_mtime})
     return sorted(found, key=lambda a: -a["mtime"])

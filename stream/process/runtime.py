@@ -25,6 +25,7 @@ import zmq
 
 from stream import config as config_mod
 from stream.core.clock import now_ns
+from stream.core.keys import authenticate, bus_keys, stop_authenticators
 from stream.core.message import EOS, Control, Message, Topic
 from stream.core.transport import Publisher, Subscriber
 from stream.errors import StreamError
@@ -60,16 +61,20 @@ class Runtime:
         self.name = spec.name
         self.cfg = config_mod.from_dict(spec.config)
         self.ctx = zmq.Context.instance()
+        self.stats: Counter[str] = Counter()  # drops, errors ... shown on the dashboard
+        keys = bus_keys(self.cfg.net.curve_dir)  # TCP: CURVE, only authorized peers get in
+        server, client = (keys.for_server(), keys.for_client()) if keys else (None, None)
+        if keys is not None:
+            authenticate(self.ctx, keys, self.stats)
         hwm = 0 if self.cfg.run.replay else self.cfg.net.hwm  # replay: lossless
-        self.pub = Publisher(self.ctx, spec.endpoints[self.name], hwm=hwm)
+        self.pub = Publisher(self.ctx, spec.endpoints[self.name], hwm=hwm, curve=server)
         self.inputs = spec.inputs
         self.sub = Subscriber(self.ctx, [spec.endpoints[i] for i in spec.inputs],
                               [*spec.inputs, Topic.WATERMARK, Topic.HEARTBEAT],
-                              hwm=hwm) if spec.inputs else None
-        self.control = Subscriber(self.ctx, [spec.endpoints["control"]], [Topic.CONTROL])
+                              hwm=hwm, curve=client) if spec.inputs else None
+        self.control = Subscriber(self.ctx, [spec.endpoints["control"]], [Topic.CONTROL], curve=client)
         self.stop = threading.Event()
         self.seq: Counter[str] = Counter()
-        self.stats: Counter[str] = Counter()  # drops, errors ... shown on the dashboard
         self.gauges: dict[str, Any] = {}
         self.heard: set[str] = set()  # inputs whose heartbeat reached us
         self.origin_ns: int | None = None
@@ -247,5 +252,6 @@ def _leave(code: int) -> NoReturn:
     has closed its files, and queued messages are flushed here (bounded by the linger)."""
     sys.stdout.flush()
     sys.stderr.flush()
+    stop_authenticators()
     zmq.Context.instance().destroy(linger=500)
     os._exit(code)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from stream.config import Config
+from stream.core.clock import now_ns
 from stream.core.message import EOS, Message, Topic
 
 
@@ -43,6 +44,7 @@ class RunOptions:
     loop_period_s: float | None = None  # replay --loop: the script repeats every period
     record: str | None = None  # session directory the capture stages record into
     cache: str | None = None  # session directory fusion writes its feature cache into
+    resume_after_s: float | None = None  # a restarted worker: its predecessor published up to here
     streams: list[str] = field(default_factory=list)  # modalities in this run (set by the supervisor)
     workers: list[str] = field(default_factory=list)  # worker processes in this run
 
@@ -83,6 +85,19 @@ class Stage:
 
     def start(self, origin_ns: int) -> None:
         self.origin_ns = origin_ns
+        self.resume_ns = self._resume_point()
+
+    def _resume_point(self) -> int:
+        """Where a restarted worker takes over (event time): after what its predecessor
+        published and, when paced, not before the session's present, so it neither repeats
+        nor bursts to catch up. -1 for a worker that is not a restart."""
+        opt, speed = self.ctx.options, self.ctx.cfg.run.speed
+        if opt.resume_after_s is None:
+            return -1
+        s = opt.resume_after_s
+        if speed:  # 0: as fast as possible, no present to catch up with
+            s = max(s, opt.start_s + (now_ns() - self.origin_ns) * speed / 1e9)
+        return self.origin_ns + int(s * 1e9)
 
     def process(self, msg: Message) -> list[Output]:
         return []

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,8 +27,9 @@ import zmq
 
 from stream.config import Config
 from stream.core.clock import now_ns
+from stream.core.keys import BusKeys, authenticate, bus_keys, create_keys, stop_authenticators
 from stream.core.message import Control, Message, Topic
-from stream.core.transport import Publisher, Subscriber
+from stream.core.transport import Publisher, Subscriber, apply_curve
 from stream.errors import StreamError
 from stream.modalities.registry import WorkerDecl, modalities
 from stream.process.rundir import RunDir
@@ -64,6 +66,7 @@ class Proc:
     popen: subprocess.Popen
     log: Path
     restarts: int = 0
+    told_end: bool = False
     spawned: float = field(default_factory=time.monotonic)
     last_hb: float = field(default_factory=time.monotonic)
     heard: bool = False  # this process (not its dead predecessor) has heartbeated
@@ -103,18 +106,26 @@ class Supervisor:
         self.workers = {w.name: w for w in decls}
         self.names = list(self.workers)
         self.rundir = RunDir()  # private: ipc sockets, the `say` discovery file
+        if cfg.net.transport == "tcp" and not cfg.net.curve_dir:
+            # Loopback TCP is open to every local user: keys of its own for this run.
+            keys_dir = create_keys(self.rundir.path / "keys")
+            self.cfg = cfg = replace(cfg, net=replace(cfg.net, curve_dir=str(keys_dir)))
+        self.keys = bus_keys(cfg.net.curve_dir)
         self.endpoints = self._endpoints(cfg)
         self.ctx = zmq.Context.instance()
         self.last_t: float | None = None  # the newest prediction's t: a restarted fusion resumes after it
+        self.watermarks: dict[str, int] = {}  # per worker, the newest its heartbeats promised
         self.stale_predictions = 0  # predictions older than the newest one (never passed on)
         self.procs: dict[str, Proc] = {}
         self.control: Publisher | None = None
         self.sub: Subscriber | None = None
         self.origin_ns: int | None = None
         self.finished = False
+        self.ending = False  # end() was called: a worker restarted after it is told at once
         self.health: dict[str, dict[str, Any]] = {}
         self.events: list[str] = []  # restarts and errors, for the dashboard
         self.lost: set[str] = set()  # workers given up after max_restarts
+        self.auth_denied: Counter[str] = Counter()  # peers refused by the CURVE handshake
 
     def _endpoints(self, cfg: Config) -> dict[str, str]:
         """Every worker's PUB socket, the control socket and `say`'s: ipc in the run's private
@@ -127,10 +138,13 @@ class Supervisor:
         return {n: f"tcp://{host}:{port(i)}" for i, n in enumerate(names)}
 
     # -- processes ---------------------------------------------------------
-    def _spec(self, name: str) -> Spec:
+    def _spec(self, name: str, restart: bool = False) -> Spec:
         opts = replace(self.options, streams=self.streams, workers=self.names)
         if name == "fusion" and self.last_t is not None:  # a restart: resume, never repeat
             opts = replace(opts, start_s=max(opts.start_s, self.last_t))
+        elif restart and self.origin_ns is not None:  # after what its predecessor published
+            done = max(self.watermarks.get(name, -1), self.origin_ns) - self.origin_ns
+            opts = replace(opts, resume_after_s=max(opts.start_s, done / 1e9))
         return Spec(name, self.cfg.to_dict(), self.endpoints, opts, list(self.workers[name].inputs),
                     os.getpid())
 
@@ -140,7 +154,7 @@ class Supervisor:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # The spec goes in a file: a replay's scripted text can outgrow the argument list.
         spec = self.rundir.path / f"{name}.spec.json"
-        spec.write_text(self._spec(name).dumps())
+        spec.write_text(self._spec(name, restart=restarts > 0).dumps())
         popen = subprocess.Popen([sys.executable, "-m", self.workers[name].module, f"@{spec}"],
                                  cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
         f.close()
@@ -148,9 +162,12 @@ class Supervisor:
 
     def start(self, timeout_s: float = 180.0) -> int:
         """Spawn everything and hand out the time origin; returns origin_ns."""
-        self.control = Publisher(self.ctx, self.endpoints["control"])
+        server, client = (self.keys.for_server(), self.keys.for_client()) if self.keys else (None, None)
+        if self.keys is not None:
+            authenticate(self.ctx, self.keys, self.auth_denied)
+        self.control = Publisher(self.ctx, self.endpoints["control"], curve=server)
         self.sub = Subscriber(self.ctx, [self.endpoints[n] for n in self.names],
-                              [Topic.HEARTBEAT, Topic.PREDICTION, Topic.TRANSCRIPT], hwm=0)
+                              [Topic.HEARTBEAT, Topic.PREDICTION, Topic.TRANSCRIPT], hwm=0, curve=client)
         for n in self.names:
             self._spawn(n)
         deadline = time.monotonic() + timeout_s
@@ -163,7 +180,7 @@ class Supervisor:
                 slow = [n for n in self.names if not self._ready(n)]
                 last = "; ".join(f"{n}: {last_line(self.procs[n].log) or 'no output'}" for n in slow)
                 raise StartupError(f"workers did not come up in {timeout_s:.0f} s ({last})")
-        self.rundir.announce(self.endpoints["say"])  # `say` can find us now
+        self.rundir.announce(self.endpoints["say"], self.cfg.net.curve_dir)  # `say` can find us now
         self.origin_ns = now_ns() + 50_000_000
         # Past this point a worker that dies is restarted by poll(), like any other time:
         # the first predictions may already be out (and a user may already kill one).
@@ -201,6 +218,7 @@ class Supervisor:
             if m.topic == Topic.HEARTBEAT and m.stream in self.procs:
                 p = self.procs[m.stream]
                 p.last_hb, p.hb = time.monotonic(), m.meta
+                self.watermarks[m.stream] = max(self.watermarks.get(m.stream, -1), m.watermark)
                 p.heard = p.heard or m.meta.get("pid") == p.popen.pid
                 self.health[m.stream] = {**m.meta, "restarts": p.restarts}
             elif m.topic == Topic.PREDICTION:
@@ -230,6 +248,9 @@ class Supervisor:
             if not (dead or silent):
                 if p.hb.get("started") is False and self.origin_ns is not None:
                     self._send(Control.START, to=name, origin_ns=self.origin_ns)
+                elif self.ending and p.heard and p.hb.get("started") and not p.told_end:
+                    self._send(Control.END, to=name)  # restarted after the end was called
+                    p.told_end = True
                 continue
             if p.next_restart == 0.0:
                 self._failed(p, now, dead)
@@ -254,10 +275,13 @@ class Supervisor:
 
     def end(self) -> None:
         """Sources stop and send end-of-stream; fusion drains its windows."""
+        self.ending = True
+        for p in self.procs.values():
+            p.told_end = True
         self._send(Control.END)
 
     def send_text(self, text: str) -> None:
-        send_say(self.endpoints["say"], text)
+        send_say(self.endpoints["say"], text, self.keys)
 
     def stop(self, grace_s: float = 2.0) -> None:
         if self.control is not None:
@@ -278,13 +302,16 @@ class Supervisor:
         for s in (self.sub, self.control):
             if s is not None:
                 s.close()
+        stop_authenticators()
         self.rundir.remove()
 
 
-def send_say(endpoint: str, text: str, timeout_ms: int = 1000) -> bool:
-    """Push one typed line to a running assistant's text worker."""
+def send_say(endpoint: str, text: str, keys: BusKeys | None = None, timeout_ms: int = 1000) -> bool:
+    """Push one typed line to a running assistant's text worker (with the bus's client keys
+    on TCP)."""
     ctx = zmq.Context.instance()
     s = ctx.socket(zmq.PUSH)
+    apply_curve(s, keys.for_client() if keys else None, server=False)
     s.linger = timeout_ms
     s.sndtimeo = timeout_ms
     s.immediate = True  # fail instead of queueing when nobody listens

@@ -10,11 +10,15 @@ Layout (version 1)::
     text.jsonl            {"t", "end", "text", "source": "typed" | "asr"}
     labels.jsonl          {"start", "end", "intent"}   (optional)
     predictions.jsonl     what the assistant predicted (optional)
+    gaps.jsonl            {"stream", "from", "to", "segment"}: a recorder restarted mid-session
 
 Crash safety: segments are written whole to a temporary name and renamed, and
 an index row is written only after its segment exists, so a recorder killed
 with ``kill -9`` leaves a readable session that lacks at most the last second.
-Readers use the index files, never directory listings.
+Readers use the index files, never directory listings. A recorder restarted
+in the same session (its worker crashed) appends after the last complete row
+and segment, and notes the gap in ``gaps.jsonl``; ``finish_recording`` copies
+the gaps into the manifest.
 """
 
 from __future__ import annotations
@@ -72,6 +76,46 @@ class _Writer(threading.Thread):
         self.join()
 
 
+class _Index:
+    """A segment index opened for appending. A recorder restarted in the same session goes
+    on after the last complete row and the highest segment on disk (a torn row is cut off,
+    half-written segments removed), and notes the gap it left in ``gaps.jsonl``."""
+
+    def __init__(self, dir: Path, name: str, header: str, stream: str) -> None:
+        path = dir / name
+        if path.is_file():
+            data = path.read_bytes()
+            if not data.endswith(b"\n"):
+                path.write_bytes(data[:data.rfind(b"\n") + 1])
+        for part in dir.glob("*.part.*"):
+            part.unlink()
+        self.rows = _csv_rows(path)
+        segs = [int(r["segment"]) for r in self.rows]
+        segs += [int(p.name[4:10]) for p in dir.glob("seg_*") if p.name[4:10].isdigit()]
+        self.next_segment = max(segs) + 1 if segs else 0
+        self.dir, self.stream = dir, stream
+        self.f = open(path, "a", newline="")
+        if self.f.tell() == 0:
+            self.f.write(header)
+            self.f.flush()
+        self.gap_from: float | None = None  # set by the writer from its last row
+
+    def note_resume(self, t: float) -> None:
+        """The first item after a restart: record the gap once."""
+        if self.gap_from is not None:
+            with open(self.dir.parent / "gaps.jsonl", "a") as g:
+                g.write(json.dumps({"stream": self.stream, "from": round(self.gap_from, 6),
+                                    "to": round(t, 6), "segment": self.next_segment}) + "\n")
+            self.gap_from = None
+
+    def write(self, rows: str) -> None:
+        self.f.write(rows)
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
 class VideoWriter:
     """Appends frames; every ``segment_s`` of frames becomes one MP4 file."""
 
@@ -80,15 +124,15 @@ class VideoWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.fps, self.segment_s = fps, segment_s
         self.frames: list[tuple[np.ndarray, float]] = []
-        self.seg = 0
-        self.n = 0
-        self.index = open(self.dir / "frames.csv", "a", newline="")
-        if self.index.tell() == 0:
-            self.index.write("frame,segment,index,t\n")
-            self.index.flush()
+        self.index = _Index(self.dir, "frames.csv", "frame,segment,index,t\n", "video")
+        rows = self.index.rows
+        self.seg = self.index.next_segment
+        self.n = int(rows[-1]["frame"]) + 1 if rows else 0
+        self.index.gap_from = float(rows[-1]["t"]) if rows else None
         self.writer = _Writer()
 
     def add(self, frame: np.ndarray, t: float) -> None:
+        self.index.note_resume(t)
         if self.frames and t - self.frames[0][1] >= self.segment_s:
             self.flush()
         self.frames.append((frame, t))
@@ -110,7 +154,6 @@ class VideoWriter:
             os.replace(tmp, self.dir / name)
             self.index.write("".join(f"{first + i},{seg},{i},{t:.6f}\n"
                                      for i, (_, t) in enumerate(frames)))
-            self.index.flush()
             with open(self.dir.parent / "video.m3u", "a") as m3u:
                 m3u.write(f"video/{name}\n")
         self.writer.q.put(job)
@@ -130,14 +173,14 @@ class AudioWriter:
         self.segment = int(segment_s * SR)
         self.chunks: list[tuple[np.ndarray, float]] = []
         self.pending = 0
-        self.seg = 0
-        self.index = open(self.dir / "chunks.csv", "a", newline="")
-        if self.index.tell() == 0:
-            self.index.write("segment,offset,t,n\n")
-            self.index.flush()
+        self.index = _Index(self.dir, "chunks.csv", "segment,offset,t,n\n", "audio")
+        rows = self.index.rows
+        self.seg = self.index.next_segment
+        self.index.gap_from = float(rows[-1]["t"]) + int(rows[-1]["n"]) / SR if rows else None
         self.writer = _Writer()
 
     def add(self, chunk: np.ndarray, t: float) -> None:
+        self.index.note_resume(t)
         self.chunks.append((chunk.astype(np.float32), t))
         self.pending += len(chunk)
         if self.pending >= self.segment:
@@ -161,7 +204,6 @@ class AudioWriter:
                 rows.append(f"{seg},{off},{t:.6f},{len(c)}\n")
                 off += len(c)
             self.index.write("".join(rows))
-            self.index.flush()
             with open(self.dir.parent / "audio.m3u", "a") as m3u:
                 m3u.write(f"audio/{name}\n")
         self.writer.q.put(job)
@@ -250,6 +292,15 @@ class Session:
         self.chunks_index = [(int(r["segment"]), int(r["offset"]), float(r["t"]), int(r["n"]))
                              for r in _csv_rows(self.root / "audio" / "chunks.csv")]
 
+    def check(self) -> None:
+        """Every indexed segment is on disk: found before a replay starts, not in its middle."""
+        for kind, segs, ext in (("video", {r[1] for r in self.frames_index}, "mp4"),
+                                ("audio", {r[0] for r in self.chunks_index}, "wav")):
+            missing = sorted(s for s in segs if not (self.root / kind / f"seg_{s:06d}.{ext}").is_file())
+            if missing:
+                raise SessionError(f"{self.root / kind}: {len(missing)} indexed segment(s) missing "
+                                   f"(first: seg_{missing[0]:06d}.{ext})")
+
     @property
     def streams(self) -> list[str]:
         """The modalities this session holds, in registry order."""
@@ -334,13 +385,17 @@ class Session:
         return read_jsonl(self.root / "predictions.jsonl")
 
 
-def finish_recording(root: Path, wall_s: float) -> None:
-    """Mark a recording complete, with what it holds."""
+def finish_recording(root: Path, wall_s: float, restarts: tuple[str, ...] = ()) -> None:
+    """Mark a recording complete, with what it holds and what happened (restarts, gaps)."""
     s = Session(root)
     streams: dict = {"text": {"events": len(s.text_events())}}
     if s.frames_index:
         streams["video"] = {"fps": s.fps, "frames": len(s.frames_index)}
     if s.chunks_index:
         streams["audio"] = {"sample_rate": SR, "samples": sum(c[3] for c in s.chunks_index)}
+    extra = {"restarts": list(restarts)} if restarts else {}
+    gaps = read_jsonl(root / "gaps.jsonl")
+    if gaps:
+        extra["gaps"] = gaps
     write_manifest(root, complete=True, source="record", duration_s=round(s.duration_s, 3),
-                   streams=streams, wall_s=round(wall_s, 2))
+                   streams=streams, wall_s=round(wall_s, 2), **extra)

@@ -60,3 +60,32 @@ class Source(ABC):
 
     def disconnect(self) -> None:
         pass
+
+
+class Resumed(Source):
+    """A restarted worker's source: reads past what its predecessor already published (and,
+    paced, what is already overdue) instead of publishing it again or bursting through it."""
+
+    def __init__(self, inner: Source, after_ns: int) -> None:
+        self.inner, self.after_ns, self.skipped = inner, after_ns, 0
+
+    def __getattr__(self, name: str) -> Any:  # the device's own extras (overflow counts, ...)
+        return getattr(self.__dict__["inner"], name)
+
+    @property
+    def fps(self) -> float:  # type: ignore[override]
+        return self.inner.fps
+
+    def set_origin(self, origin_ns: int) -> None:
+        self.inner.set_origin(origin_ns)
+
+    def connect(self) -> None:
+        self.inner.connect()
+
+    def read(self) -> tuple[Any, int] | None:
+        while (item := self.inner.read()) is not None and item[1] < self.after_ns:
+            self.skipped += 1
+        return item
+
+    def disconnect(self) -> None:
+        self.inner.disconnect()

@@ -7,7 +7,7 @@ from typing import Any
 
 from stream.modalities.registry import Modality, get
 from stream.process.stage import Stage, StageContext
-from stream.sources.base import Source, SourceTiming
+from stream.sources.base import Resumed, Source, SourceTiming
 
 
 class CaptureStage(Stage):
@@ -39,6 +39,8 @@ class CaptureStage(Stage):
     def start(self, origin_ns: int) -> None:
         super().start(origin_ns)
         self.source.set_origin(origin_ns)
+        if self.resume_ns >= 0:
+            self.source = Resumed(self.source, self.resume_ns)
         record = self.ctx.options.record
         if record and self.mod.writer is not None:
             self.rec = self.mod.writer(Path(record), self.source)

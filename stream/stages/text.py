@@ -16,7 +16,9 @@ from pathlib import Path
 import zmq
 
 from stream.core.clock import Pacer, now_ns
+from stream.core.keys import bus_keys
 from stream.core.message import EOS, Message, Topic
+from stream.core.transport import apply_curve
 from stream.process.stage import Output, Stage, StageContext
 
 TYPED_SLACK_NS = 30_000_000  # a `say` line may take this long to reach us
@@ -55,6 +57,8 @@ class TextStage(Stage):
             self.pull = zmq.Context.instance().socket(zmq.PULL)
             self.pull.linger = 0
             self.pull.maxmsgsize = MAX_SAY_BYTES
+            keys = bus_keys(cfg.net.curve_dir)  # TCP: only holders of the bus's client key
+            apply_curve(self.pull, keys.for_server() if keys else None, server=True)
             self.pull.bind(ctx.endpoints["say"])
         self.asr_wm = -1 if "asr" in ctx.inputs else EOS
         self.ended = False
@@ -69,6 +73,8 @@ class TextStage(Stage):
             self.rec = JsonlWriter(Path(opt.record) / "text.jsonl")
         self.script = scripted(opt.typed, opt.loop_period_s)
         self.nxt = next(self.script, None)
+        while self.nxt is not None and self.origin_ns + int(self.nxt[0] * 1e9) < self.resume_ns:
+            self.nxt = next(self.script, None)  # a restart: its predecessor typed these
         self.pacer = Pacer(self.ctx.cfg.run.speed or None, origin_ns)
         self.start_ns = int(opt.start_s * 1e9)
 

@@ -234,3 +234,44 @@ def test_a_restarted_fusion_resumes_after_its_last_prediction(tmp_path):
     assert ts[-1] >= killed_at + 3.0, err[-2000:]  # predictions came back...
     assert all(b >= a for a, b in zip(ts, ts[1:], strict=False)), ts  # ...never repeating the past
     assert "fusion: killed by SIGKILL; restarting" in err
+
+
+def test_a_bus_on_tcp_with_keys_from_files_works_end_to_end_and_lets_no_stranger_in(tmp_path):
+    """`keys DIR`, then net.curve_dir: predictions flow, `say` gets through with the client key
+    from the run's discovery file; a peer without keys can neither type nor listen."""
+    import zmq
+
+    r = launch("keys", str(tmp_path / "keys"))
+    assert r.returncode == 0, r.stderr
+    cfg = tmp_path / "tcp.toml"
+    cfg.write_text(f'[run]\nheartbeat_s = 0.5\n[net]\ntransport = "tcp"\ncurve_dir = "{tmp_path / "keys"}"\n')
+    p = subprocess.Popen([sys.executable, "launch.py", "live", "--config", str(cfg), "--video", "none",
+                          "--audio", "synthetic", "--headless"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("{"), p.stderr.read()[-2000:]
+        me = next(a for a in running_assistants() if a["pid"] == p.pid)
+        assert me["say"].startswith("tcp://127.0.0.1:")
+        ctx = zmq.Context.instance()
+        push = ctx.socket(zmq.PUSH)  # a stranger: knows the port, has no key
+        push.linger = 0
+        push.connect(me["say"])
+        if push.poll(500, zmq.POLLOUT):  # it never gets that far: the handshake fails
+            push.send(json.dumps({"text": "unlock the front door"}).encode(), zmq.NOBLOCK)
+        spy = ctx.socket(zmq.SUB)
+        spy.setsockopt(zmq.SUBSCRIBE, b"")
+        spy.connect(json.loads((Path(me["dir"]) / "fusion.spec.json").read_text())["endpoints"]["fusion"])
+        r = launch("say", "--pid", str(p.pid), "turn on the kitchen lights")
+        assert r.returncode == 0, r.stderr
+        texts = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "turn on the kitchen lights" not in texts:
+            texts.append(json.loads(p.stdout.readline())["text"])
+        assert "turn on the kitchen lights" in texts
+        assert "unlock the front door" not in texts
+        assert not spy.poll(200)  # heard nothing of the bus
+        push.close(0)
+        spy.close(0)
+    finally:
+        p.terminate()
+        p.wait(30)

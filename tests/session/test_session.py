@@ -313,3 +313,41 @@ def test_demo_headless_runs_end_to_end(tmp_path):
     # The timer sentence is spoken with nobody facing the camera (a TV): never an intent.
     assert "HassStartTimer" not in fired
     assert any("timer" in p["text"] for p in preds)
+
+
+def test_a_recording_survives_its_writers_being_killed(tmp_path):
+    """kill -9 of the video, audio and text workers while recording: they come back and append;
+    the session stays readable, in order, complete, and says what happened. The run still
+    ends at its duration."""
+    from tests.e2e.test_e2e import _worker
+
+    out = tmp_path / "rec"
+    p = subprocess.Popen([sys.executable, "launch.py", "record", str(out), "--config",
+                          live_config(tmp_path), "--video", "synthetic", "--audio", "synthetic",
+                          "--duration", "16"],
+                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        csv = out / "video" / "frames.csv"
+        while time.monotonic() < deadline and not (csv.is_file() and len(csv.read_text().splitlines()) > 30):
+            time.sleep(0.2)
+        for name in ("video", "audio", "text"):
+            os.kill(_worker(p.pid, name), signal.SIGKILL)
+        _, err = p.communicate(timeout=180)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err[-2000:]
+    assert "did not drain" not in err  # ended at its duration, restarts or not
+    s = Session(out)
+    assert s.manifest["complete"]
+    assert sorted(r.split(":")[0] for r in s.manifest["restarts"]) == ["audio", "text", "video"]
+    assert {g["stream"] for g in s.manifest["gaps"]} == {"audio", "video"}
+    ids, ts = [f[0] for f in s.frames_index], [f[3] for f in s.frames_index]
+    assert ids == list(range(len(ids)))  # no frame id twice
+    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))  # no time going back (no replay from 0)
+    assert len(list(s.frames())) == len(ids)  # every indexed frame decodes
+    video_gap = next(g for g in s.manifest["gaps"] if g["stream"] == "video")
+    assert video_gap["to"] > video_gap["from"] and ts[-1] > video_gap["to"]  # recorded after it too
+    chunk_ts = [c[2] for c in s.chunks_index]
+    assert all(b > a for a, b in zip(chunk_ts, chunk_ts[1:], strict=False))

@@ -175,3 +175,36 @@ def test_live_fusion_drops_items_stamped_far_from_its_own_clock():
     assert dict(fuser.aligner.counts) == {"text.future": 3, "text.past": 1}
     assert [it.meta["text"] for it in fuser.aligner.buf["text"]] == ["ok"]
     assert fuser.aligner.wm["text"] == now
+
+
+# -- restarted workers --------------------------------------------------------------
+def test_a_restarted_audio_stage_takes_over_after_what_was_published(tmp_path):
+    """Max speed: after its predecessor's last watermark (no repeats); chunks keep their times."""
+    wav = tone_wav(tmp_path / "a.wav", [(0.5, 1.2)], 2.0)
+    whole = [o.t_start for o in run_stage(AudioStage(FakeAudioEncoder()), cfg=replay_cfg(),
+                                          options=RunOptions(sources={"audio": str(wav)}))]
+    resumed = [o.t_start for o in run_stage(AudioStage(FakeAudioEncoder()), cfg=replay_cfg(),
+                                            options=RunOptions(sources={"audio": str(wav)},
+                                                               resume_after_s=1.0))]
+    assert resumed == [t for t in whole if t >= S]
+
+
+def test_a_restarted_paced_stage_starts_at_the_present_not_at_zero(tmp_path):
+    """Paced: what is already overdue is skipped, not burst through to catch up."""
+    from stream.core.clock import now_ns
+
+    cfg = Config()  # live pacing, speed 1
+    wav = tone_wav(tmp_path / "a.wav", [(0.5, 1.2)], 3.0)
+    origin = now_ns() - int(2.5 * S)  # the run started 2.5 s ago; the predecessor got to 1.0 s
+    outs = run_stage(AudioStage(FakeAudioEncoder()), cfg=cfg, origin_ns=origin,
+                     options=RunOptions(sources={"audio": str(wav)}, resume_after_s=1.0))
+    assert outs and (outs[0].t_start - origin) / S >= 2.5 - CHUNK / SR
+    starts = [o.t_start for o in outs]
+    assert starts == sorted(set(starts))
+
+
+def test_a_restarted_text_stage_does_not_type_its_predecessors_lines_again():
+    opts = RunOptions(typed=[{"t": 1.0, "text": "turn on the lights"},
+                             {"t": 2.0, "text": "pause the music"}], scripted=True, resume_after_s=1.5)
+    outs = run_stage(TextStage(HashingTextEmbedder()), cfg=replay_cfg(), options=opts)
+    assert [o.meta["text"] for o in outs] == ["pause the music"]
