@@ -36,7 +36,7 @@ class Curve:
     server_public: bytes | None = None  # clients: the publisher's public key
 
 
-def _is_loopback(endpoint: str) -> bool:
+def is_loopback(endpoint: str) -> bool:
     if endpoint.startswith(("ipc://", "inproc://")):
         return True
     host = urlparse(endpoint).hostname or ""
@@ -51,7 +51,7 @@ def _is_loopback(endpoint: str) -> bool:
 def check_endpoint(endpoint: str, curve: Curve | None) -> None:
     if not endpoint.startswith(("tcp://", "ipc://", "inproc://")):
         raise TransportError(f"endpoint {endpoint!r}: expected tcp://, ipc:// or inproc://")
-    if not _is_loopback(endpoint) and curve is None:
+    if not is_loopback(endpoint) and curve is None:
         raise TransportError(
             f"endpoint {endpoint!r} is not loopback: set net.curve_dir to CURVE keys first"
         )

@@ -21,6 +21,7 @@ from stream.modalities.registry import Feature, modalities
 
 FUTURE_NS = 5_000_000_000  # live: nothing is captured 5 s from now
 PAST_NS = 60_000_000_000  # nor a minute before the session began
+MAX_META_CHARS = 4000  # a transcript or typed line longer than this is not one
 
 
 def prediction_json(p: Prediction, origin_ns: int, latency_ms: float, event: bool) -> dict:
@@ -36,6 +37,22 @@ def prediction_json(p: Prediction, origin_ns: int, latency_ms: float, event: boo
         "text": p.text,
         "event": event,
     }
+
+
+def meta_problem(m: Message, types: dict[str, type]) -> str | None:
+    """Why the meta fields fusion reads are unusable (None if they are fine or absent)."""
+    for key, kind in types.items():
+        v = m.meta.get(key)
+        if v is None:
+            continue
+        if kind is float:
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                return "bad_meta"
+            if not math.isfinite(v):
+                return "nonfinite"
+        elif not isinstance(v, kind) or (kind is str and len(v) > MAX_META_CHARS):
+            return "bad_meta"
+    return None
 
 
 def schema_problem(m: Message, schema: dict[str, Feature]) -> str | None:
@@ -64,6 +81,7 @@ class Fuser:
         mods = [m for m in modalities(cfg) if m.name in streams]
         self.streams = [m.name for m in mods]
         self.schemas = {m.name: m.parts(cfg) for m in mods}
+        self.meta_types = {m.name: m.meta for m in mods}
         self.events = {m.name for m in mods if m.events}
         # Replay: every stream present is required and only watermarks close windows.
         required = self.streams if cfg.run.replay else f.require
@@ -93,7 +111,8 @@ class Fuser:
             self.aligner.advance(m.stream, m.watermark)
             return
         schema = self.schemas.get(m.stream)
-        why = "unknown_stream" if schema is None else schema_problem(m, schema)
+        why = "unknown_stream" if schema is None else \
+            (schema_problem(m, schema) or meta_problem(m, self.meta_types[m.stream]))
         if why is not None:
             self.aligner.counts[f"{m.stream}.{why}"] += 1
             return

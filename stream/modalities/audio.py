@@ -55,6 +55,7 @@ AUDIO = register(Modality(
     step_dim=lambda cfg: 1 + 2 * cfg.audio.n_mels,
     steps=24,
     cache_meta=("vad",),
+    meta={"vad": float},
     source=_source,
     in_session=lambda s: bool(s.chunks_index),
     writer=_writer,

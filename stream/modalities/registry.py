@@ -63,6 +63,7 @@ class Modality:
     keep: Literal["uniform", "newest"] = "uniform"  # which steps, when there are more
     events: bool = False  # items are instants that trigger an answer at once (text)
     cache_meta: tuple[str, ...] = ()  # meta fields the feature cache keeps besides the parts
+    meta: dict[str, type] = field(default_factory=dict)  # meta fields fusion reads, and their types
     always_on: bool = False  # runs whatever the sources (text: typed input)
     source: Callable[[str, Config, SourceTiming], Source] | None = None  # spec -> its source
     in_session: Callable[[Session], bool] = field(default=lambda s: False)

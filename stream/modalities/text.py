@@ -33,6 +33,7 @@ TEXT = register(Modality(
     keep="newest",
     events=True,
     cache_meta=("text", "source"),
+    meta={"text": str, "source": str},
     always_on=True,
     in_session=lambda s: (s.root / "text.jsonl").is_file(),
     show=_show,

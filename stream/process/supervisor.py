@@ -29,7 +29,7 @@ from stream.config import Config
 from stream.core.clock import now_ns
 from stream.core.keys import BusKeys, authenticate, bus_keys, create_keys, stop_authenticators
 from stream.core.message import Control, Message, Topic
-from stream.core.transport import Publisher, Subscriber, apply_curve
+from stream.core.transport import Publisher, Subscriber, apply_curve, is_loopback
 from stream.errors import StreamError
 from stream.modalities.registry import WorkerDecl, modalities
 from stream.process.rundir import RunDir
@@ -106,8 +106,9 @@ class Supervisor:
         self.workers = {w.name: w for w in decls}
         self.names = list(self.workers)
         self.rundir = RunDir()  # private: ipc sockets, the `say` discovery file
-        if cfg.net.transport == "tcp" and not cfg.net.curve_dir:
-            # Loopback TCP is open to every local user: keys of its own for this run.
+        if cfg.net.transport == "tcp" and not cfg.net.curve_dir and is_loopback(f"tcp://{cfg.net.host}:1"):
+            # Loopback TCP is open to every local user: keys of its own for this run. (Another
+            # host needs keys from a file: without them, binding there is refused.)
             keys_dir = create_keys(self.rundir.path / "keys")
             self.cfg = cfg = replace(cfg, net=replace(cfg.net, curve_dir=str(keys_dir)))
         self.keys = bus_keys(cfg.net.curve_dir)
