@@ -6,6 +6,7 @@ line that names the file and the field.
 
 from __future__ import annotations
 
+import math
 import tomllib
 import types
 import typing
@@ -135,6 +136,8 @@ def _check(value: Any, tp: Any, where: str) -> Any:
         raise ConfigError(f"{where}: bad value {value!r}")
     if isinstance(tp, type) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
         raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
+    if tp is float and not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
     return value
 
 
@@ -212,3 +215,5 @@ def validate(cfg: Config, where: str) -> None:
             bad("fusion.require", f"has unknown stream {s!r} (known: {', '.join(known)})")
     if cfg.run.speed < 0:
         bad("run.speed", "must be >= 0")
+    if cfg.run.duration_s < 0:
+        bad("run.duration_s", "must be >= 0 (0: until the sources end)")

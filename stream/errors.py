@@ -17,5 +17,9 @@ class UsageError(StreamError):
     """A bad command line."""
 
 
+class SessionError(StreamError, ValueError):
+    """A session (or a file meant for one) that cannot be read; the message names the file."""
+
+
 def fail(msg: str) -> NoReturn:
     raise UsageError(msg)

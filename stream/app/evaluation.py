@@ -32,6 +32,7 @@ def check_labelled(sessions: list[Session]) -> None:
     for s in sessions:
         if not (s.root / "labels.jsonl").is_file():
             raise StreamError(f"{s.root / 'labels.jsonl'}: missing (eval needs labels)")
+        s.labels()  # every line checked before anything runs
 
 
 def evaluate_sessions(sessions: list[Session], cfg: Config, out: Path, cache: bool = True) -> dict:

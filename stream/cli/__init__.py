@@ -21,10 +21,17 @@ COMMANDS = ("live", "replay", "demo", "record", "import_session", "eval", "corpu
             "devices", "bench", "train_text", "keys")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags are one line too (``--help`` shows the usage)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    p = argparse.ArgumentParser(prog="stream-assistant",
+    p = _Parser(prog="stream-assistant",
                                 description="Streaming multimodal assistant (see README).")
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in COMMANDS:
@@ -40,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except StreamError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the checks could not foresee (permissions, a full disk, ...)
+        print(f"error: {e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

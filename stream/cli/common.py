@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -54,7 +55,25 @@ def headless(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "headless", False)) or not sys.stdout.isatty()
 
 
+def check_output(path: str | None, flag: str = "", directory: bool = False) -> None:
+    """An output that can be created, checked before any work starts: every existing ancestor
+    is a writable directory (and the path itself one, for a directory output)."""
+    if not path:
+        return
+    p, name = Path(path), f"{flag} {path}".strip()
+    if p.exists() and p.is_dir() != directory:
+        fail(f"{name}: exists and is {'not ' if directory else ''}a directory")
+    for a in p.parents:
+        if a.exists():
+            if not a.is_dir():
+                fail(f"{name}: {a} is not a directory")
+            if not os.access(a, os.W_OK | os.X_OK):
+                fail(f"{name}: {a} is not writable")
+            return
+
+
 def check_empty_dir(path: str | None, flag: str = "") -> None:
+    check_output(path, flag, directory=True)
     p = Path(path) if path else None
     if p is not None and p.exists() and (not p.is_dir() or any(p.iterdir())):
         fail(f"{p}: already exists and is not empty{f' ({flag})' if flag else ''}")
@@ -64,6 +83,7 @@ def output_sinks(args: argparse.Namespace, title: str, interactive: bool = False
                  record: str | None = None) -> list[Sink]:
     """Dashboard or JSON lines, ``--predictions`` file, recording: what the flags ask for."""
     quiet = headless(args)
+    check_output(getattr(args, "predictions", None), "--predictions")
     sinks: list[Sink] = []
     rec = RecordingSink(record, progress=quiet) if record else None
     sinks.append(JsonLinesSink() if quiet else DashboardSink(title, interactive, rec))

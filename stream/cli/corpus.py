@@ -7,7 +7,8 @@ import json
 import time
 from pathlib import Path
 
-from stream.cli.common import add_common, load_config, open_session
+from stream.cli.common import add_common, check_output, load_config, open_session
+from stream.errors import fail
 
 
 def add(sub) -> None:
@@ -24,6 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from stream.app.replay import ensure_features
     from stream.offline import corpus
 
+    if not 0 < args.scale <= 10:
+        fail(f"--scale: expected a fraction in (0, 10], got {args.scale}")
+    check_output(args.out, directory=True)
     cfg = load_config(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

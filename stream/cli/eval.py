@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
-from stream.cli.common import add_common, load_config, open_session
+from stream.cli.common import add_common, check_output, load_config, open_session
 from stream.errors import fail
 
 
@@ -60,11 +61,18 @@ def run(args: argparse.Namespace) -> int:
         if not Path(m).is_file():
             fail(f"{m}: model checkpoint not found")
     cfg = load_config(args)
+    check_output(args.out, "--out", directory=True)
     out = Path(args.out)
-    report = evaluate_sessions(sessions, cfg, out, cache=not args.no_cache)
-    if args.ablation:
-        report["ablation"] = ablation(sessions, cfg, args.models)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    created = not out.exists()
+    try:
+        report = evaluate_sessions(sessions, cfg, out, cache=not args.no_cache)
+        if args.ablation:
+            report["ablation"] = ablation(sessions, cfg, args.models)
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    except BaseException:
+        if created:  # a report is whole or absent
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

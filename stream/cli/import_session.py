@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from stream.cli.common import check_output
 from stream.intent.intent_set import names
 
 
@@ -24,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     def opt(x: str | None) -> Path | None:
         return Path(x) if x else None
 
+    check_output(args.dir, directory=True)
     r = import_session(Path(args.dir), opt(args.video), opt(args.audio), opt(args.text),
                        opt(args.labels), names())
     print(f"imported {args.dir}: {r['duration_s']:.2f} s, streams {', '.join(r['streams'])}, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from stream.cli.common import check_output
 from stream.core.keys import create_keys
 
 
@@ -14,6 +15,7 @@ def add(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.dir, directory=True)
     d = create_keys(args.dir)
     print(f"keys in {d} (mode 0700): set net.curve_dir = \"{d}\" on every host of the assistant; "
           f"the *.key_secret files are the credentials")

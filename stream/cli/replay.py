@@ -8,7 +8,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from stream.cli.common import add_common, load_config, open_session, output_sinks, parse_speed
+from stream.cli.common import add_common, check_output, load_config, open_session, output_sinks, parse_speed
 from stream.errors import fail
 
 
@@ -40,6 +40,8 @@ def run(args: argparse.Namespace, path: str | None = None, title: str = "replay"
     session = open_session(path or args.session)
     if not args.start >= 0 or (args.end is not None and not args.end > args.start):
         fail("--start/--end: need 0 <= start < end")
+    if args.start >= session.duration_s:
+        fail(f"--start {args.start:g}: the session is {session.duration_s:.2f} s long")
     cfg = replay_config(load_config(args), parse_speed(args.speed))
     if getattr(args, "from_features", False):
         return from_features(session, cfg, args)
@@ -62,6 +64,7 @@ def from_features(session, cfg, args: argparse.Namespace) -> int:
     preds = [p for p in preds if p["t"] > args.start and (args.end is None or p["t"] <= args.end + 0.2)]
     lines = [json.dumps(p) for p in preds]
     if args.predictions:
+        check_output(args.predictions, "--predictions")
         tmp = Path(args.predictions + ".tmp")
         tmp.write_text("".join(x + "\n" for x in lines))
         os.replace(tmp, args.predictions)

@@ -6,8 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from stream.cli.common import add_common, load_config, open_session
+from stream.cli.common import add_common, check_output, load_config, open_session
 from stream.encoders.weights import REPO
+from stream.errors import fail
 
 
 def add(sub) -> None:
@@ -31,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
     from stream.app.training import TrainOptions, save_checkpoint, train_fusion
 
+    check_output(args.out, "--out")
+    if args.epochs < 1 or args.patience < 1:
+        fail("--epochs/--patience: need at least 1")
     cfg = load_config(args)
     train_s = [open_session(p) for p in args.sessions]
     val_s = [open_session(p) for p in (args.val or [])]

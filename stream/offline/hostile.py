@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -163,6 +164,56 @@ class _Bus:
             s.close(0)
 
 
+def _start(bus: _Bus, fusion: subprocess.Popen, forger: Forger, log: Path, startup_s: float) -> None:
+    """Heartbeat as every input until fusion has heard them all, then start it."""
+    deadline = time.monotonic() + startup_s
+    while set(bus.hb.get("inputs", [])) < set(STREAMS):
+        if time.monotonic() > deadline or fusion.poll() is not None:
+            raise RuntimeError(f"fusion did not come up: {log.read_text()[-500:]}")
+        bus.heartbeat_all(-1)
+        bus.drain(100)
+    forger.origin = origin = now_ns()
+    while not bus.hb.get("started"):
+        bus.control(Control.START, origin_ns=origin)
+        bus.drain(100)
+    for _ in range(10):  # valid traffic first: fusion is past its first windows
+        for s in STREAMS:
+            bus.send(s, encode(forger.message(s, now_ns())))
+        bus.drain(50)
+
+
+def _attack(bus: _Bus, fusion: subprocess.Popen, forger: Forger, n: int) -> tuple[Counter[str], int]:
+    """Every kind in turn, from each stream in turn, among valid traffic; (sent, RSS after warm-up)."""
+    sent: Counter[str] = Counter()
+    rss0 = 0
+    for i in range(n):
+        kind, stream = KINDS[i % len(KINDS)], STREAMS[(i // len(KINDS)) % len(STREAMS)]
+        t = now_ns()
+        bus.send(stream, forger.hostile(kind, stream, t))
+        sent[kind] += 1
+        if i % 20 == 0:  # real traffic too: windows close and predictions flow meanwhile
+            for s in STREAMS:
+                bus.send(s, encode(forger.message(s, t)))
+            bus.drain()
+            time.sleep(0.002)
+        if not rss0 and i >= n // 10:
+            rss0 = _rss_kb(fusion.pid)  # after warm-up: the model ran, buffers filled
+    return sent, rss0
+
+
+def _report(sent: Counter[str], stats: dict, predictions: list[dict]) -> dict:
+    counted: Counter[str] = Counter()
+    for k, v in stats.items():
+        head, reason = k.split(".", 1) if "." in k else ("", k)
+        counted["invalid" if head == "invalid" else reason] += v
+    expected: Counter[str] = Counter()
+    for kind, k in sent.items():
+        expected[EXPECT[kind]] += k
+    nonfinite = sum(1 for p in predictions if not all(math.isfinite(x) for x in _numbers(p)))
+    return {"sent": dict(sent), "expected": dict(expected), "counted": {r: counted[r] for r in expected},
+            "stats": stats, "predictions": len(predictions), "nonfinite_predictions": nonfinite}
+
+
 def run_hostile(n: int = 10_000, cfg: Config | None = None, startup_s: float = 120.0) -> dict:
     """Send ``n`` hostile messages (every kind, round robin over streams) among valid ones."""
     cfg = cfg or Config()
@@ -171,42 +222,15 @@ def run_hostile(n: int = 10_000, cfg: Config | None = None, startup_s: float = 1
     fusion, eps = _spawn_fusion(cfg, d)
     bus = _Bus(eps)
     forger = Forger(cfg)
-    sent: Counter[str] = Counter()
     try:
-        deadline = time.monotonic() + startup_s
-        while set(bus.hb.get("inputs", [])) < set(STREAMS):
-            if time.monotonic() > deadline or fusion.poll() is not None:
-                raise RuntimeError(f"fusion did not come up: {(d / 'fusion.log').read_text()[-500:]}")
-            bus.heartbeat_all(-1)
-            bus.drain(100)
-        forger.origin = origin = now_ns()
-        while not bus.hb.get("started"):
-            bus.control(Control.START, origin_ns=origin)
-            bus.drain(100)
-        for _ in range(10):  # valid traffic first: fusion is past its first windows
-            for s in STREAMS:
-                bus.send(s, encode(forger.message(s, now_ns())))
-            bus.drain(50)
-        rss0 = None
-        for i in range(n):
-            kind, stream = KINDS[i % len(KINDS)], STREAMS[(i // len(KINDS)) % len(STREAMS)]
-            t = now_ns()
-            bus.send(stream, forger.hostile(kind, stream, t))
-            sent[kind] += 1
-            if i % 20 == 0:  # real traffic too: windows close and predictions flow meanwhile
-                for s in STREAMS:
-                    bus.send(s, encode(forger.message(s, t)))
-                bus.drain()
-                time.sleep(0.002)
-            if rss0 is None and i >= n // 10:
-                rss0 = _rss_kb(fusion.pid)  # after warm-up: the model ran, buffers filled
+        _start(bus, fusion, forger, d / "fusion.log", startup_s)
+        sent, rss0 = _attack(bus, fusion, forger, n)
         time.sleep(1.0)
         bus.hb = {}
-        while not bus.hb:
+        while not bus.hb:  # a heartbeat sent after the last message was handled
             bus.drain(200)
         alive = fusion.poll() is None
         rss1 = _rss_kb(fusion.pid) if alive else 0
-        stats = bus.hb.get("stats", {})
     finally:
         bus.control(Control.STOP)
         try:
@@ -214,20 +238,10 @@ def run_hostile(n: int = 10_000, cfg: Config | None = None, startup_s: float = 1
         except subprocess.TimeoutExpired:
             fusion.kill()
         bus.close()
-    counted: Counter[str] = Counter()
-    for k, v in stats.items():
-        head, reason = k.split(".", 1) if "." in k else ("", k)
-        counted["invalid" if head == "invalid" else reason] += v
-    expected: Counter[str] = Counter()
-    for kind, k in sent.items():
-        expected[EXPECT[kind]] += k
-    nonfinite = sum(1 for p in bus.predictions
-                    if not all(math.isfinite(x) for x in _numbers(p)))
-    return {"sent": dict(sent), "expected": dict(expected),
-            "counted": {r: counted[r] for r in expected}, "stats": stats, "alive": alive,
-            "predictions": len(bus.predictions), "nonfinite_predictions": nonfinite,
-            "rss_mb": [round((rss0 or 0) / 1024, 1), round(rss1 / 1024, 1)],
-            "rss_growth_pct": round(100 * (rss1 - (rss0 or rss1)) / max(rss0 or 1, 1), 2)}
+        shutil.rmtree(d, ignore_errors=True)
+    return {**_report(sent, bus.hb.get("stats", {}), bus.predictions), "alive": alive,
+            "rss_mb": [round(rss0 / 1024, 1), round(rss1 / 1024, 1)],
+            "rss_growth_pct": round(100 * (rss1 - rss0) / max(rss0, 1), 2)}
 
 
 def _numbers(obj) -> list[float]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import queue
 import threading
@@ -36,15 +37,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stream.errors import StreamError
+from stream.errors import SessionError
 
 FORMAT, VERSION = "stream-session", 1
 SR = 16000
 GAP_S = 0.010  # chunk times further apart than this mark a dropout
-
-
-class SessionError(StreamError, ValueError):
-    """A session that cannot be read; the message names the file."""
 
 
 def write_json_atomic(path: Path, obj) -> None:
@@ -81,7 +78,7 @@ class _Index:
     on after the last complete row and the highest segment on disk (a torn row is cut off,
     half-written segments removed), and notes the gap it left in ``gaps.jsonl``."""
 
-    def __init__(self, dir: Path, name: str, header: str, stream: str) -> None:
+    def __init__(self, dir: Path, name: str, cols: tuple[str, ...], stream: str) -> None:
         path = dir / name
         if path.is_file():
             data = path.read_bytes()
@@ -89,14 +86,15 @@ class _Index:
                 path.write_bytes(data[:data.rfind(b"\n") + 1])
         for part in dir.glob("*.part.*"):
             part.unlink()
-        self.rows = _csv_rows(path)
-        segs = [int(r["segment"]) for r in self.rows]
+        self.rows = _csv_index(path, cols)
+        seg = cols.index("segment")
+        segs = [r[seg] for r in self.rows]
         segs += [int(p.name[4:10]) for p in dir.glob("seg_*") if p.name[4:10].isdigit()]
         self.next_segment = max(segs) + 1 if segs else 0
         self.dir, self.stream = dir, stream
         self.f = open(path, "a", newline="")
         if self.f.tell() == 0:
-            self.f.write(header)
+            self.f.write(",".join(cols) + "\n")
             self.f.flush()
         self.gap_from: float | None = None  # set by the writer from its last row
 
@@ -124,11 +122,11 @@ class VideoWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.fps, self.segment_s = fps, segment_s
         self.frames: list[tuple[np.ndarray, float]] = []
-        self.index = _Index(self.dir, "frames.csv", "frame,segment,index,t\n", "video")
+        self.index = _Index(self.dir, "frames.csv", FRAME_COLS, "video")
         rows = self.index.rows
         self.seg = self.index.next_segment
-        self.n = int(rows[-1]["frame"]) + 1 if rows else 0
-        self.index.gap_from = float(rows[-1]["t"]) if rows else None
+        self.n = rows[-1][0] + 1 if rows else 0
+        self.index.gap_from = rows[-1][3] if rows else None
         self.writer = _Writer()
 
     def add(self, frame: np.ndarray, t: float) -> None:
@@ -173,10 +171,10 @@ class AudioWriter:
         self.segment = int(segment_s * SR)
         self.chunks: list[tuple[np.ndarray, float]] = []
         self.pending = 0
-        self.index = _Index(self.dir, "chunks.csv", "segment,offset,t,n\n", "audio")
+        self.index = _Index(self.dir, "chunks.csv", CHUNK_COLS, "audio")
         rows = self.index.rows
         self.seg = self.index.next_segment
-        self.index.gap_from = float(rows[-1]["t"]) + int(rows[-1]["n"]) / SR if rows else None
+        self.index.gap_from = rows[-1][2] + rows[-1][3] / SR if rows else None
         self.writer = _Writer()
 
     def add(self, chunk: np.ndarray, t: float) -> None:
@@ -251,15 +249,34 @@ def read_jsonl(path: Path, tolerate_torn_tail: bool = True) -> list[dict]:
     return out
 
 
-def _csv_rows(path: Path) -> list[dict]:
+FRAME_COLS, CHUNK_COLS = ("frame", "segment", "index", "t"), ("segment", "offset", "t", "n")
+
+
+def _csv_index(path: Path, names: tuple[str, ...]) -> list[tuple]:
+    """An index file's rows, typed (t a float, the rest ints). A torn last row (a crash
+    mid-write) is dropped; any other bad row is an error naming its line."""
     if not path.is_file():
         return []
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    # A torn last row (crash mid-write) is dropped.
-    if rows and None in rows[-1].values():
-        rows.pop()
-    return rows
+        rows = list(csv.reader(f))
+    if not rows:
+        return []
+    if tuple(rows[0]) != names:
+        raise SessionError(f"{path}:1: expected the header {','.join(names)}")
+    out = []
+    for i, row in enumerate(rows[1:], 2):
+        try:
+            if len(row) != len(names):
+                raise ValueError(f"{len(row)} fields, expected {len(names)}")
+            vals = tuple(float(v) if n == "t" else int(v) for n, v in zip(names, row, strict=True))
+            if not all(math.isfinite(v) and v >= 0 for v in vals):
+                raise ValueError("a negative or non-finite number")
+        except ValueError as e:
+            if i == len(rows):
+                break
+            raise SessionError(f"{path}:{i}: bad row ({e})") from None
+        out.append(vals)
+    return out
 
 
 @dataclass
@@ -283,14 +300,12 @@ class Session:
             self.manifest = json.loads(mpath.read_text())
         except json.JSONDecodeError as e:
             raise SessionError(f"{mpath}: bad JSON ({e.msg})") from None
-        if self.manifest.get("format") != FORMAT:
+        if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
             raise SessionError(f"{mpath}: not a {FORMAT} manifest")
         if self.manifest.get("version", 0) > VERSION:
             raise SessionError(f"{mpath}: version {self.manifest['version']} is newer than {VERSION}")
-        self.frames_index = [(int(r["frame"]), int(r["segment"]), int(r["index"]), float(r["t"]))
-                             for r in _csv_rows(self.root / "video" / "frames.csv")]
-        self.chunks_index = [(int(r["segment"]), int(r["offset"]), float(r["t"]), int(r["n"]))
-                             for r in _csv_rows(self.root / "audio" / "chunks.csv")]
+        self.frames_index = _csv_index(self.root / "video" / "frames.csv", FRAME_COLS)
+        self.chunks_index = _csv_index(self.root / "audio" / "chunks.csv", CHUNK_COLS)
 
     def check(self) -> None:
         """Every indexed segment is on disk: found before a replay starts, not in its middle."""
@@ -379,7 +394,11 @@ class Session:
         return read_jsonl(self.root / "text.jsonl")
 
     def labels(self) -> list[dict]:
-        return read_jsonl(self.root / "labels.jsonl", tolerate_torn_tail=False)
+        """Labelled spans, checked like an import's (a bad line is one error naming it)."""
+        from stream.session.records import read_labels
+
+        path = self.root / "labels.jsonl"
+        return read_labels(path) if path.is_file() else []
 
     def predictions(self) -> list[dict]:
         return read_jsonl(self.root / "predictions.jsonl")

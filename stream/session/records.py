@@ -1,0 +1,76 @@
+"""Text events and labels, as users write them (JSONL): every field checked, errors name the line."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from stream.errors import SessionError
+
+
+def _jsonl(path: Path) -> list[tuple[int, dict]]:
+    if not path.is_file():
+        raise SessionError(f"{path}: file not found")
+    out = []
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SessionError(f"{path}: unreadable ({e})") from None
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise SessionError(f"{path}:{i}: bad JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise SessionError(f"{path}:{i}: expected a JSON object")
+        out.append((i, obj))
+    return out
+
+
+def _num(obj: dict, key: str, where: str) -> float:
+    v = obj.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise SessionError(f"{where}: field {key!r} must be a finite number")
+    if v < 0:
+        raise SessionError(f"{where}: field {key!r} must be >= 0")
+    return float(v)
+
+
+def read_text_events(path: Path) -> list[dict]:
+    out = []
+    for i, obj in _jsonl(path):
+        where = f"{path}:{i}"
+        t = _num(obj, "t", where)
+        text = obj.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise SessionError(f"{where}: field 'text' must be a non-empty string")
+        out.append({"t": t, "end": t, "text": text.strip(), "source": "typed"})
+    return out
+
+
+def read_labels(path: Path, known: list[str] | None = None) -> list[dict]:
+    """Labelled spans, checked (numbers, order, overlaps; intents when ``known`` is given)."""
+    spans = []
+    for i, obj in _jsonl(path):
+        where = f"{path}:{i}"
+        start, end = _num(obj, "start", where), _num(obj, "end", where)
+        if end <= start:
+            raise SessionError(f"{where}: span ends ({end}) before it starts ({start})")
+        intent = obj.get("intent")
+        if not isinstance(intent, str) or (known is not None and intent not in known):
+            raise SessionError(f"{where}: unknown intent {intent!r} (known: {', '.join(known)})")
+        addressed = obj.get("addressed")
+        if addressed is not None and not isinstance(addressed, bool):
+            raise SessionError(f"{where}: field 'addressed' must be true or false")
+        spans.append((start, end, intent, i, addressed))
+    spans.sort()
+    for (_, e0, _, i0, _), (s1, _, _, i1, _) in zip(spans, spans[1:], strict=False):
+        if s1 < e0:
+            raise SessionError(f"{path}:{i1}: span overlaps the span on line {i0}")
+    out = []
+    for s, e, n, _, a in spans:
+        out.append({"start": s, "end": e, "intent": n, **({} if a is None else {"addressed": a})})
+    return out
