@@ -37,6 +37,7 @@ from stream.process.runtime import Spec
 from stream.process.stage import RunOptions
 
 REPO = Path(__file__).resolve().parents[2]
+STEADY_S = 60.0  # a worker up this long has recovered: its failures in a row start again at 0
 
 
 class StartupError(StreamError, RuntimeError):
@@ -65,7 +66,8 @@ class Proc:
     name: str
     popen: subprocess.Popen
     log: Path
-    restarts: int = 0
+    restarts: int = 0  # in this run (the dashboard shows it)
+    in_row: int = 0  # failures since it last ran steadily (run.max_restarts bounds these)
     told_end: bool = False
     spawned: float = field(default_factory=time.monotonic)
     last_hb: float = field(default_factory=time.monotonic)
@@ -126,6 +128,7 @@ class Supervisor:
         self.health: dict[str, dict[str, Any]] = {}
         self.events: list[str] = []  # restarts and errors, for the dashboard
         self.lost: set[str] = set()  # workers given up after max_restarts
+        self.state_changes: list[tuple[float, str, str]] = []  # (monotonic s, worker, state)
         self.auth_denied: Counter[str] = Counter()  # peers refused by the CURVE handshake
 
     def _endpoints(self, cfg: Config) -> dict[str, str]:
@@ -149,7 +152,7 @@ class Supervisor:
         return Spec(name, self.cfg.to_dict(), self.endpoints, opts, list(self.workers[name].inputs),
                     os.getpid())
 
-    def _spawn(self, name: str, restarts: int = 0) -> None:
+    def _spawn(self, name: str, restarts: int = 0, in_row: int = 0) -> None:
         log = self.rundir.path / f"{name}.log"  # logs and specs go with the run at its end
         f = open(log, "ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -159,7 +162,7 @@ class Supervisor:
         popen = subprocess.Popen([sys.executable, "-m", self.workers[name].module, f"@{spec}"],
                                  cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
         f.close()
-        self.procs[name] = Proc(name, popen, log, restarts)
+        self.procs[name] = Proc(name, popen, log, restarts, in_row)
 
     def start(self, timeout_s: float = 180.0) -> int:
         """Spawn everything and hand out the time origin; returns origin_ns."""
@@ -221,7 +224,11 @@ class Supervisor:
                 p.last_hb, p.hb = time.monotonic(), m.meta
                 self.watermarks[m.stream] = max(self.watermarks.get(m.stream, -1), m.watermark)
                 p.heard = p.heard or m.meta.get("pid") == p.popen.pid
-                self.health[m.stream] = {**m.meta, "restarts": p.restarts}
+                if m.meta.get("pid") == p.popen.pid:  # not a dead predecessor's last words
+                    state = "ok" if m.meta.get("started") else "starting"
+                    if self.health.get(m.stream, {}).get("state") != state:
+                        self.state_changes.append((time.monotonic(), m.stream, state))
+                    self.health[m.stream] = {**m.meta, "restarts": p.restarts, "state": state}
             elif m.topic == Topic.PREDICTION:
                 if m.meta.get("eos"):
                     self.finished = True
@@ -257,7 +264,8 @@ class Supervisor:
                 self._failed(p, now, dead)
             elif now >= p.next_restart:
                 p.popen.wait()
-                self._spawn(name, p.restarts + 1)
+                self._spawn(name, p.restarts + 1, p.in_row + 1)
+                self._state(name, "starting")
 
     def _failed(self, p: Proc, now: float, dead: bool) -> None:
         """A worker died or fell silent: restart it with backoff, or give it up."""
@@ -266,13 +274,22 @@ class Supervisor:
             (f"silent for {run.silent_restart_s:.0f} s" if p.heard else f"not up after {run.startup_s:.0f} s")
         if not dead:
             p.popen.kill()
-        if p.restarts >= run.max_restarts:
+        if p.heard and now - p.spawned >= STEADY_S:
+            p.in_row = 0  # it had been running fine: a new failure, not the same one again
+        if p.in_row >= run.max_restarts:
             self.lost.add(p.name)
-            self.events.append(f"{p.name}: {why}; gave up after {p.restarts} restarts")
+            self._state(p.name, "lost")
+            self.events.append(f"{p.name}: {why}; gave up after {p.in_row} restarts in a row")
             self._send(Control.LOST, stream=p.name)  # its consumers stop waiting for it
             return
         self.events.append(f"{p.name}: {why}; restarting")
-        p.next_restart = now + min(2 ** p.restarts, 10)
+        self._state(p.name, "down")
+        p.next_restart = now + min(2 ** p.in_row, 10)
+
+    def _state(self, name: str, state: str) -> None:
+        """What the dashboard shows for a worker: ok, starting, down (restarting) or lost."""
+        self.health.setdefault(name, {})["state"] = state
+        self.state_changes.append((time.monotonic(), name, state))
 
     def end(self) -> None:
         """Sources stop and send end-of-stream; fusion drains its windows."""

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 STATUS_STYLE = {"ok": "green", "stale": "yellow", "missing": "red"}
+WORKER_STYLE = {"ok": "green", "starting": "yellow", "down": "red", "lost": "bold red"}
 
 
 class DashState:
@@ -97,16 +98,18 @@ class DashState:
 
     def _health(self, health: dict[str, dict]) -> Table:
         hl = Table(expand=True, box=None, header_style="bold")
-        for c in ("worker", "rate", "encode ms", "drops/late", "restarts", "note"):
+        for c in ("worker", "state", "rate", "encode ms", "drops/late", "restarts", "note"):
             hl.add_column(c)
         for name, h in health.items():
+            state = h.get("state", "starting")
             g, st = h.get("gauges", {}), h.get("stats", {})
             rate = f"{g['fps']} fps" if "fps" in g else ""
             enc = g.get("encode_ms", g.get("decode_ms", ""))
             drops = sum(v for k, v in st.items() if any(
                 w in k for w in ("drop", "late", "gap", "overflow", "invalid", "out_of_order", "bad_",
                                  "missing_part", "unknown")))
-            hl.add_row(name, rate, str(enc), str(drops), str(h.get("restarts", 0)),
+            hl.add_row(name, Text(state, style=WORKER_STYLE.get(state, "")), rate, str(enc), str(drops),
+                       str(h.get("restarts", 0)),
                        Text(self._note(name, g), style="red" if g.get("error") else ""))
         return hl
 

@@ -44,3 +44,37 @@ def test_a_restart_warning_names_the_cause(tmp_path):
     assert exit_cause(-9, log) == "killed by SIGKILL"
     assert exit_cause(1, log) == "exited with code 1: ValueError: boom"
     assert exit_cause(3, tmp_path / "none.log") == "exited with code 3"
+
+
+class _Dead:
+    """A worker process that has exited."""
+
+    pid, returncode = 4242, 1
+
+    def poll(self):
+        return 1
+
+
+def test_failures_in_a_row_give_up_but_a_worker_that_ran_steadily_starts_counting_again(tmp_path):
+    import time
+
+    from stream.process.supervisor import STEADY_S, Proc, Supervisor
+
+    sup = Supervisor(Config(), RunOptions(sources={"video": "synthetic", "audio": "none"}))
+    sent = []
+    sup.control = type("Ctl", (), {"send": lambda self, m: sent.append(m.meta)})()
+    try:
+        now = time.monotonic()
+        steady = Proc("video", _Dead(), tmp_path / "v.log", restarts=9, in_row=5, heard=True,
+                      spawned=now - STEADY_S - 1)
+        sup._failed(steady, now, dead=True)  # ran a minute since its last failure: restarted
+        assert "video" not in sup.lost and steady.in_row == 0 and steady.next_restart == now + 1
+        assert sup.health["video"]["state"] == "down"
+        flapping = Proc("video", _Dead(), tmp_path / "v.log", restarts=9, in_row=5, heard=True,
+                        spawned=now - 1)
+        sup._failed(flapping, now, dead=True)  # the fifth failure in a row: given up
+        assert "video" in sup.lost and sup.health["video"]["state"] == "lost"
+        assert sent[-1] == {"cmd": "lost", "to": "*", "stream": "video"}
+        assert sup.events[-1] == "video: exited with code 1; gave up after 5 restarts in a row"
+    finally:
+        sup.rundir.remove()

@@ -138,7 +138,7 @@ def test_record_from_files_then_replay_reads_the_same_frames(media, tmp_path):
     ("end_before_start", "labels.jsonl:1: span ends"),
     ("overlap", "labels.jsonl:2: span overlaps the span on line 1"),
     ("unknown_intent", "unknown intent 'HassMakeCoffee' (known: none, HassBroadcast"),
-    ("bad_text", "text.jsonl:1: field 't' must be a number"),
+    ("bad_text", "text.jsonl:1: field 't' must be a finite number"),
 ])
 def test_import_errors_name_the_file_and_line_and_write_nothing(media, tmp_path, case, needle):
     d = tmp_path
