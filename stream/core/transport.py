@@ -21,6 +21,7 @@ from stream.core.message import Message, MessageError, decode, encode
 from stream.errors import StreamError
 
 MAX_GAP = 100_000  # more messages than any high-water mark holds
+MAX_STREAMS = 64  # distinct stream names one subscriber keeps books for
 
 
 class TransportError(StreamError, RuntimeError):
@@ -126,6 +127,10 @@ class Subscriber:
                 msg = decode(frames)
             except MessageError as e:
                 self.invalid[str(e).split(":")[0][:60]] += 1
+                timeout_ms = 0
+                continue
+            if msg.stream not in self.received and len(self.received) >= MAX_STREAMS:
+                self.invalid["too many streams"] += 1  # names a sender invents cannot grow our books
                 timeout_ms = 0
                 continue
             key = f"{msg.stream}/{msg.topic}"

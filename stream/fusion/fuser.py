@@ -104,15 +104,17 @@ class Fuser:
         return None
 
     def add(self, m: Message, now_ns: int) -> None:
+        schema = self.schemas.get(m.stream)
+        if schema is None:  # (a name a sender invents is not ours to keep: one counter for all)
+            self.aligner.counts["other.unknown_stream"] += 1
+            return
         if (why := self._implausible(m, now_ns)) is not None:
             self.aligner.counts[f"{m.stream}.{why}"] += 1
             return
         if m.topic == Topic.WATERMARK:
             self.aligner.advance(m.stream, m.watermark)
             return
-        schema = self.schemas.get(m.stream)
-        why = "unknown_stream" if schema is None else \
-            (schema_problem(m, schema) or meta_problem(m, self.meta_types[m.stream]))
+        why = schema_problem(m, schema) or meta_problem(m, self.meta_types[m.stream])
         if why is not None:
             self.aligner.counts[f"{m.stream}.{why}"] += 1
             return

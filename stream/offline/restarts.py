@@ -103,6 +103,49 @@ def recording_restarts(rounds: int = 2) -> dict:
     return out
 
 
+def _children(pid: int) -> set[int]:
+    out = set()
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.add(int(d.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def stop_times(rounds: int = 3) -> dict:
+    """``live`` (synthetic camera and microphone) from launch to first prediction, then SIGTERM
+    to the launcher and every worker gone."""
+    import subprocess
+
+    first, stop = [], []
+    for _ in range(rounds):
+        t0 = time.monotonic()
+        p = subprocess.Popen([sys.executable, "launch.py", "live", "--video", "synthetic", "--audio",
+                              "synthetic", "--headless"], cwd=Path(__file__).resolve().parents[2],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        p.stdout.readline()
+        first.append(time.monotonic() - t0)
+        workers = _children(p.pid)
+        t1 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+        while any(_alive(w) for w in workers):
+            time.sleep(0.005)
+        stop.append(time.monotonic() - t1)
+    return {"first_prediction_s_median": round(statistics.median(first), 2),
+            "stop_s_median": round(statistics.median(stop), 3), "stop_s_max": round(max(stop), 3)}
+
+
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    print(json.dumps({"live": live_restarts(n), "recording": recording_restarts(max(1, n - 1))}, indent=1))
+    print(json.dumps({"stop": stop_times(n), "live": live_restarts(n),
+                      "recording": recording_restarts(max(1, n - 1))}, indent=1))

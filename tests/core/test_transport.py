@@ -109,3 +109,15 @@ def test_one_sender_cannot_inflate_the_gap_count_without_bound(pubsub):
         pub.send(Message("x", seq, 0, 0, 0, topic="x"))
         assert sub.recv(2000) is not None
     assert sub.gaps["x"] == 1
+
+
+def test_one_sender_cannot_grow_the_books_with_invented_stream_names(pubsub):
+    from stream.core.transport import MAX_STREAMS
+
+    _, pub, sub, _ = pubsub
+    got = 0
+    for i in range(MAX_STREAMS + 50):
+        pub.send(Message(f"s{i}", 0, 0, 0, 0, topic="x"))
+        got += sub.recv(200) is not None
+    assert got == MAX_STREAMS and len(sub.received) == MAX_STREAMS
+    assert sub.invalid["too many streams"] == 50

@@ -106,7 +106,7 @@ def test_fusion_drops_and_counts_messages_that_break_their_schema():
     outs = run_stage(stage, [*bad, eos("text")], cfg=replay_cfg(), listens=["text"])
     assert {k: v for k, v in stage.ctx.stats.items() if v and "windows" not in k} == {
         "text.bad_shape": 2, "text.nonfinite": 1, "text.missing_part": 1, "text.unknown_part": 1,
-        "smell.unknown_stream": 1}
+        "other.unknown_stream": 1}
     assert not [o for o in outs if o.meta.get("text")]
 
 
