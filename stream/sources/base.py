@@ -14,6 +14,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from stream.errors import StreamError
 
@@ -33,9 +34,27 @@ class SourceTiming:
     loop: bool = False
 
 
+STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
+
+
+def is_stream_url(spec: str) -> bool:
+    """A network camera: ``rtsp://``, ``http(s)://`` (MJPEG) ..."""
+    return urlsplit(spec).scheme.lower() in STREAM_SCHEMES
+
+
+def redact_url(spec: str) -> str:
+    """The URL without its password: what may be printed or logged."""
+    u = urlsplit(spec)
+    if u.password is None:
+        return spec
+    host = u.hostname or ""
+    netloc = f"{u.username}:***@{host}" + (f":{u.port}" if u.port else "")
+    return urlunsplit(u._replace(netloc=netloc))
+
+
 def is_file_spec(spec: str) -> bool:
-    """A path (has a separator or an extension), not a device index or name."""
-    return os.path.sep in spec or bool(os.path.splitext(spec)[1])
+    """A path (has a separator or an extension), not a device index or name, nor a URL."""
+    return not is_stream_url(spec) and (os.path.sep in spec or bool(os.path.splitext(spec)[1]))
 
 
 class Source(ABC):

@@ -1,4 +1,5 @@
-"""Video sources: cameras (V4L2 index or name), files, recorded sessions, synthetic frames.
+"""Video sources: cameras (V4L2 index or name, or a network camera's URL), files, recorded
+sessions, synthetic frames.
 
 Each yields ``(frame_bgr, capture_ns)``. Live capture runs the source in a
 :class:`LatestFrame` thread: the encoder always takes the newest frame, and
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 
 from stream.core.clock import Pacer, now_ns
-from stream.sources.base import DeviceError, Source, SourceTiming, is_file_spec
+from stream.sources.base import DeviceError, Source, SourceTiming, is_file_spec, is_stream_url, redact_url
 from stream.sources.media import probe_video
 
 
@@ -72,6 +73,26 @@ class CameraSource(Source):
     def disconnect(self) -> None:
         if self.cap is not None:
             self.cap.release()
+
+
+class NetworkCameraSource(CameraSource):
+    """An IP camera (RTSP, HTTP MJPEG) through OpenCV's FFmpeg backend: frames stamped as they
+    arrive, like a USB camera's. Its password never appears in a message or a log."""
+
+    OPEN_TIMEOUT_MS = 5000  # a camera that does not answer is an error, not a hang
+
+    def __init__(self, url: str, fps: float) -> None:
+        self.url, self.device, self.fps = url, redact_url(url), fps
+        self.cap = None
+
+    def connect(self) -> None:
+        cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG,
+                               [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.OPEN_TIMEOUT_MS,
+                                cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.OPEN_TIMEOUT_MS])
+        if not cap.isOpened():
+            raise DeviceError(f"camera {self.device}: cannot open the stream (wrong address or "
+                              "credentials, or the camera is off)")
+        self.cap = cap
 
 
 class FileVideoSource(Source):
@@ -195,7 +216,7 @@ class LatestFrame:
 
 
 def open_video(spec: str, cfg, timing: SourceTiming, origin_ns: int = 0) -> Source:
-    """``spec``: synthetic | session:DIR | a file path | a camera index or name."""
+    """``spec``: synthetic | session:DIR | a stream URL | a file path | a camera index or name."""
     if spec.startswith("session:"):
         from stream.sources.session import SessionVideoSource
 
@@ -203,6 +224,8 @@ def open_video(spec: str, cfg, timing: SourceTiming, origin_ns: int = 0) -> Sour
     v = cfg.video
     if spec == "synthetic":
         return SyntheticVideoSource(v.width, v.height, v.fps, origin_ns, timing.speed)
+    if is_stream_url(spec):
+        return NetworkCameraSource(spec, v.fps)
     if is_file_spec(spec):
         return FileVideoSource(spec, origin_ns, timing)
     return CameraSource(spec, v.width, v.height, v.fps)

@@ -1,0 +1,66 @@
+"""Network cameras (IP cameras serving HTTP MJPEG or RTSP) through OpenCV's FFmpeg backend,
+against a camera served on loopback from the carphone video."""
+
+import time
+
+import pytest
+
+from stream.offline import media
+from stream.sources.base import DeviceError, is_file_spec, is_stream_url, redact_url
+from stream.sources.video import LatestFrame, NetworkCameraSource
+from tests.network_camera import MjpegCamera
+
+pytestmark = pytest.mark.integration
+SECRET = "s3cret-pw"
+
+
+def test_urls_are_cameras_and_their_passwords_are_never_shown():
+    url = f"rtsp://admin:{SECRET}@192.168.1.20:554/stream1"
+    assert is_stream_url(url) and not is_file_spec(url)
+    assert redact_url(url) == "rtsp://admin:***@192.168.1.20:554/stream1"
+    assert redact_url("http://127.0.0.1:8090/cam.mjpg") == "http://127.0.0.1:8090/cam.mjpg"
+    assert not is_stream_url("clips/face.mp4") and is_file_spec("clips/face.mp4")
+
+
+def test_frames_from_a_network_camera_with_credentials_are_stamped_as_they_arrive():
+    with MjpegCamera(media.carphone_path(), auth=f"user:{SECRET}") as cam:
+        src = NetworkCameraSource(cam.url(f"user:{SECRET}"), 15.0)
+        src.connect()
+        grab = LatestFrame(src)  # the live policy: newest frame only, skipped ones counted
+        grab.start()
+        got = []
+        deadline = time.monotonic() + 20
+        while len(got) < 10 and time.monotonic() < deadline:
+            if (item := grab.async_read(0.5)) is not None:
+                got.append(item)
+        grab.close()
+    assert len(got) == 10 and got[0][0].shape == (144, 176, 3)
+    ts = [t for _, t, _ in got]
+    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+
+
+def test_a_camera_that_refuses_us_is_one_line_without_the_password():
+    with MjpegCamera(media.carphone_path(), auth=f"user:{SECRET}") as cam:
+        src = NetworkCameraSource(cam.url("user:wrong-pw"), 15.0)
+        with pytest.raises(DeviceError) as e:
+            src.connect()
+    assert "cannot open the stream" in str(e.value) and "wrong-pw" not in str(e.value)
+    assert "user:***@127.0.0.1" in str(e.value)
+
+
+@pytest.mark.e2e
+def test_live_from_a_network_camera_sees_the_face_and_never_prints_the_password(tmp_path):
+    from tests.e2e.test_e2e import launch, live_config, predictions
+
+    with MjpegCamera(media.carphone_path(), auth=f"user:{SECRET}") as cam:
+        r = launch("live", "--config", live_config(tmp_path), "--video", cam.url(f"user:{SECRET}"),
+                   "--audio", "none", "--headless", "--duration", "6")
+        bad = launch("live", "--config", live_config(tmp_path), "--video", cam.url("user:wrong-pw"),
+                     "--audio", "none", "--headless", "--duration", "2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    preds = predictions(r.stdout)
+    assert preds and sum(p["modalities"]["video"] == "ok" for p in preds) >= len(preds) // 2
+    assert SECRET not in r.stdout + r.stderr
+    assert bad.returncode == 2 and "wrong-pw" not in bad.stdout + bad.stderr, bad.stderr
+    err = [ln for ln in bad.stderr.splitlines() if ln.strip()]
+    assert len(err) == 1 and "user:***@127.0.0.1" in err[0], err
