@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# System packages: espeak-ng (speech for tests and the demo), libportaudio2 (sounddevice).
+# System packages: espeak-ng (speech for tests and the demo), libportaudio2 (sounddevice);
+# pulseaudio, pulseaudio-utils and libasound2-plugins: the virtual microphone the tests speak
+# into (a private PulseAudio server whose null sink's monitor PortAudio sees through ALSA).
 need=()
-for pkg in espeak-ng libportaudio2; do
+for pkg in espeak-ng libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -46,6 +46,7 @@ class AudioConfig:
     chunk_ms: int = 96  # three 32 ms silero frames
     n_mels: int = 64
     loop: bool = False
+    mic_rate: int = 0  # open a microphone at this rate (0: its own default); resampled to 16 kHz
 
 
 @dataclass

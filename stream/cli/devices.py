@@ -28,10 +28,10 @@ def run(args: argparse.Namespace) -> int:
     con = Console()
     _list(con, "Cameras", camera_names())
     try:
-        mics = microphones()
+        mics = microphones(details=True)
     except DeviceError as e:
         con.print("[bold]Microphones[/bold]")
         con.print(f"  {e}")
-    else:
-        _list(con, "Microphones", mics)
+    else:  # opened at their own rate and channels, converted to 16 kHz mono
+        _list(con, "Microphones", [(i, f"{n}  ({rate} Hz, {ch} ch)") for i, n, rate, ch in mics])
     return 0

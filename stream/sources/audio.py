@@ -79,69 +79,128 @@ class SyntheticAudioSource(Source):
             self.origin_ns + media_ns
 
 
-def microphones() -> list[tuple[int, str]]:
+def _sounddevice():
     try:
         import sounddevice as sd
     except OSError as e:
         raise DeviceError(f"PortAudio is not available ({e}); install libportaudio2") from None
-    return [(i, d["name"]) for i, d in enumerate(sd.query_devices())
-            if d.get("max_input_channels", 0) > 0]
+    return sd
+
+
+def microphones(details: bool = False) -> list[tuple]:
+    """Inputs as (index, name), or (index, name, native rate, channels) with ``details``."""
+    sd = _sounddevice()
+    inputs = [(i, d) for i, d in enumerate(sd.query_devices()) if d.get("max_input_channels", 0) > 0]
+    return [(i, d["name"], int(d["default_samplerate"]), int(d["max_input_channels"])) if details
+            else (i, d["name"]) for i, d in inputs]
 
 
 class MicSource(Source):
-    """A microphone via sounddevice. Chunk times come from PortAudio's ADC time,
-    mapped onto the monotonic clock; the callback never blocks (bounded queue)."""
+    """A microphone via sounddevice, opened at its own rate and channels (many refuse 16 kHz
+    mono), mixed to mono and resampled to 16 kHz by soxr as a stream.
 
-    def __init__(self, device: str, chunk: int, max_queue_s: float = 5.0) -> None:
-        self.device, self.chunk = device, chunk
-        self.q: queue.Queue = queue.Queue(maxsize=max(1, int(max_queue_s * SR / chunk)))
+    Times come from PortAudio's ADC clock mapped onto the monotonic clock at the first
+    callback, then from the sample count: chunks are spaced exactly by their length and
+    never go back. If the ADC clock runs ahead of the count by more than ``RESYNC_S`` (a
+    dropout, an overflow), the count is re-anchored there. The callback never blocks (bounded
+    queue; overflow counted).
+    """
+
+    RESYNC_S = 0.05
+    FIRST_BLOCK_S = 10.0
+
+    def __init__(self, device: str, chunk: int, max_queue_s: float = 5.0, rate: int = 0) -> None:
+        self.device, self.chunk, self.want_rate = device, chunk, rate
+        self.max_queue_s = max_queue_s
         self.overflows = 0
+        self.resyncs = 0
+        self.deviation_ns: list[int] = []  # ADC time minus counted time, per block (jitter, drift)
         self.stream = None
+        self.buf = np.zeros(0, np.float32)
+        self.anchor_ns: int | None = None
+        self.in_samples = 0  # input samples since the anchor
+        self.out_samples = 0  # 16 kHz samples since the anchor
 
-    def _device(self) -> int | None:
-        mics = microphones()
+    def _device(self) -> tuple[int | None, int, int]:
+        """(index or None for the default, native rate, channels to open)."""
+        sd = _sounddevice()
+        mics = microphones(details=True)
+        if not mics:
+            raise DeviceError("no microphone found (see `launch.py devices`)")
         dev: int | None = None
         if self.device.isdigit():
             dev = int(self.device)
-            if dev not in dict(mics):
+            if dev not in {m[0] for m in mics}:
                 raise DeviceError(f"microphone {self.device!r}: no such input device")
         elif self.device not in ("", "default"):
-            match = [i for i, n in mics if self.device.lower() in n.lower()]
+            match = [m[0] for m in mics if self.device.lower() in m[1].lower()]
             if not match:
                 raise DeviceError(f"microphone {self.device!r}: no such input device")
             dev = match[0]
-        if not mics:
-            raise DeviceError("no microphone found (see `launch.py devices`)")
-        return dev
+        info = sd.query_devices(dev, "input")
+        rate = self.want_rate or int(info["default_samplerate"])
+        return dev, rate, max(1, min(2, int(info["max_input_channels"])))
 
     def connect(self) -> None:
-        import sounddevice as sd
+        import soxr
 
-        dev = self._device()
+        sd = _sounddevice()
+        dev, self.rate, channels = self._device()
+        block = max(1, round(self.chunk * self.rate / SR))
+        self.q: queue.Queue = queue.Queue(maxsize=max(1, int(self.max_queue_s * self.rate / block)))
+        self.resampler = soxr.ResampleStream(self.rate, SR, 1, dtype="float32") if self.rate != SR else None
 
         def callback(indata, frames, time_info, status) -> None:  # PortAudio thread
-            # Offset between PortAudio's stream clock and ours, taken right now.
-            offset = time.monotonic() - self.stream.time
-            t_ns = int((time_info.inputBufferAdcTime + offset) * 1e9)
+            # The block's first sample on our clock: PortAudio's stream clock and ours, now.
+            t_ns = int((time_info.inputBufferAdcTime + time.monotonic() - self.stream.time) * 1e9)
             if status.input_overflow:
                 self.overflows += 1
             try:
-                self.q.put_nowait((indata[:, 0].copy(), t_ns))
+                self.q.put_nowait((indata.mean(axis=1, dtype=np.float32), t_ns))
             except queue.Full:
                 self.overflows += 1
 
         try:
-            self.stream = sd.InputStream(device=dev, channels=1, samplerate=SR,
-                                         blocksize=self.chunk, dtype="float32", callback=callback)
+            self.stream = sd.InputStream(device=dev, channels=channels, samplerate=self.rate,
+                                         blocksize=block, dtype="float32", callback=callback)
             self.stream.start()
         except Exception as e:  # noqa: BLE001
             raise DeviceError(f"microphone {self.device!r}: cannot open ({e})") from None
 
-    def read(self) -> tuple[np.ndarray, int] | None:
+    def _block(self) -> None:
+        """One block from the callback into the 16 kHz buffer, keeping the time count."""
+        wait = 1.0 if self.anchor_ns is not None else self.FIRST_BLOCK_S  # a stream takes a while to start
         try:
-            return self.q.get(timeout=1.0)
+            x, t_ns = self.q.get(timeout=wait)
         except queue.Empty:
-            raise DeviceError(f"microphone {self.device!r}: no audio for 1 s (lost?)") from None
+            raise DeviceError(f"microphone {self.device!r}: no audio for {wait:.0f} s (lost?)") from None
+        counted = None
+        if self.anchor_ns is not None:
+            counted = self.anchor_ns + self.in_samples * 1_000_000_000 // self.rate
+            self.deviation_ns = [*self.deviation_ns[-999:], t_ns - counted]
+        # Ahead of the count: samples were lost (never behind it: time does not go back).
+        if counted is None or t_ns - counted > self.RESYNC_S * 1e9:
+            if counted is not None:
+                self.resyncs += 1
+            # Start counting again from here (what is still buffered is dropped with the old count).
+            self.anchor_ns, self.in_samples, self.out_samples = t_ns, 0, 0
+            self.buf = np.zeros(0, np.float32)
+            if self.resampler is not None:
+                import soxr
+
+                self.resampler = soxr.ResampleStream(self.rate, SR, 1, dtype="float32")
+        self.in_samples += len(x)
+        y = self.resampler.resample_chunk(x) if self.resampler is not None else x
+        self.buf = np.concatenate([self.buf, y.astype(np.float32, copy=False)])
+
+    def read(self) -> tuple[np.ndarray, int] | None:
+        while len(self.buf) < self.chunk:
+            self._block()
+        assert self.anchor_ns is not None
+        out, self.buf = self.buf[:self.chunk], self.buf[self.chunk:]
+        t = self.anchor_ns + self.out_samples * 1_000_000_000 // SR
+        self.out_samples += self.chunk
+        return out, t
 
     def disconnect(self) -> None:
         if self.stream is not None:
@@ -159,4 +218,4 @@ def open_audio(spec: str, cfg, timing: SourceTiming, origin_ns: int = 0) -> Sour
         return SyntheticAudioSource(chunk, origin_ns, timing.speed)
     if is_file_spec(spec):
         return FileAudioSource(spec, chunk, origin_ns, timing)
-    return MicSource(spec, chunk)
+    return MicSource(spec, chunk, rate=cfg.audio.mic_rate)

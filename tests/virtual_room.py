@@ -1,0 +1,71 @@
+"""A virtual microphone: a private PulseAudio server whose null sink ("room") has a monitor that
+PortAudio sees as the default input (through ALSA's pulse plugin). Sound played into the room
+with ``play`` is what the microphone hears."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+class VirtualRoom:
+    def __init__(self, rate: int = 48000, channels: int = 2) -> None:
+        if shutil.which("pulseaudio") is None:
+            raise RuntimeError("pulseaudio is not installed (setup.sh installs it)")
+        self.dir = Path(tempfile.mkdtemp(prefix="room-"))
+        os.chmod(self.dir, 0o700)
+        self.server = f"unix:{self.dir}/native"
+        log = open(self.dir / "pulse.log", "wb")
+        self.proc = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+             "--disallow-exit",
+             f"--load=module-native-protocol-unix socket={self.dir}/native auth-anonymous=1",
+             f"--load=module-null-sink sink_name=room rate={rate} channels={channels}"],
+            env={**os.environ, "XDG_RUNTIME_DIR": str(self.dir), "HOME": str(self.dir)},
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while self._pactl("info").returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"pulseaudio did not start: {(self.dir / 'pulse.log').read_text()[-500:]}")
+            time.sleep(0.1)
+        self._pactl("set-default-source", "room.monitor")
+        self.saved = os.environ.get("PULSE_SERVER")
+        os.environ["PULSE_SERVER"] = self.server  # this process's PortAudio and every worker's
+        _refresh_portaudio()
+
+    def _pactl(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["pactl", "-s", self.server, *args], capture_output=True, text=True)
+
+    def play(self, wav: str | Path) -> subprocess.Popen:
+        """Play a sound file into the room (returns at once; wait on the result if needed)."""
+        return subprocess.Popen(["paplay", "-s", self.server, "--device=room", str(wav)])
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        if self.saved is None:
+            os.environ.pop("PULSE_SERVER", None)
+        else:
+            os.environ["PULSE_SERVER"] = self.saved
+        _refresh_portaudio()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> VirtualRoom:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _refresh_portaudio() -> None:
+    """PortAudio lists devices once, at initialisation: make it look again."""
+    try:
+        import sounddevice as sd
+    except OSError:
+        return
+    sd._terminate()
+    sd._initialize()
