@@ -16,6 +16,7 @@ class VirtualRoom:
     def __init__(self, rate: int = 48000, channels: int = 2) -> None:
         if shutil.which("pulseaudio") is None:
             raise RuntimeError("pulseaudio is not installed (setup.sh installs it)")
+        self.rate, self.channels = rate, channels
         self.dir = Path(tempfile.mkdtemp(prefix="room-"))
         os.chmod(self.dir, 0o700)
         self.server = f"unix:{self.dir}/native"
@@ -39,6 +40,15 @@ class VirtualRoom:
 
     def _pactl(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["pactl", "-s", self.server, *args], capture_output=True, text=True)
+
+    def unplug(self) -> None:
+        """The microphone goes away (its source vanishes from the server)."""
+        self._pactl("unload-module", "module-null-sink")
+
+    def replug(self) -> None:
+        self._pactl("load-module", "module-null-sink", "sink_name=room", f"rate={self.rate}",
+                    f"channels={self.channels}")
+        self._pactl("set-default-source", "room.monitor")
 
     def play(self, wav: str | Path) -> subprocess.Popen:
         """Play a sound file into the room (returns at once; wait on the result if needed)."""

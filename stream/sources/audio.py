@@ -106,6 +106,7 @@ class MicSource(Source):
     queue; overflow counted).
     """
 
+    live_device = True
     RESYNC_S = 0.05
     FIRST_BLOCK_S = 10.0
 

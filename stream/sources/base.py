@@ -11,6 +11,7 @@ newest, count drops).
 from __future__ import annotations
 
 import os
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,10 @@ from stream.errors import StreamError
 
 class DeviceError(StreamError, RuntimeError):
     """A device or media file that cannot be used; the message names it."""
+
+
+class DeviceAway(DeviceError):
+    """A live device went away after it had worked; its source is reconnecting (nothing now)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class Source(ABC):
 
     origin_ns: int = 0
     fps: float = 0.0
+    live_device: bool = False  # a camera or microphone: it may go away and come back
 
     def set_origin(self, origin_ns: int) -> None:
         """Session time zero, known only once the supervisor says start."""
@@ -108,3 +114,62 @@ class Resumed(Source):
 
     def disconnect(self) -> None:
         self.inner.disconnect()
+
+
+class Reconnecting(Source):
+    """A live device that may be unplugged: when a read fails, the device is closed and
+    reopened with backoff, for as long as it takes, while ``read`` raises :class:`DeviceAway`
+    (the stage publishes nothing meanwhile; fusion shows the modality missing)."""
+
+    BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 5.0)
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.away: str | None = None  # why, while the device is gone
+        self.tries = 0
+        self.next_try = 0.0
+        self.reconnects = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["inner"], name)
+
+    @property
+    def fps(self) -> float:  # type: ignore[override]
+        return self.inner.fps
+
+    def set_origin(self, origin_ns: int) -> None:
+        self.inner.set_origin(origin_ns)
+
+    def connect(self) -> None:
+        self.inner.connect()
+
+    def _lost(self, why: str) -> None:
+        try:
+            self.inner.disconnect()
+        except Exception:  # noqa: BLE001  (a device that is gone may fail to close: it is gone)
+            pass
+        self.away, self.tries = why, 0
+        self.next_try = time.monotonic() + self.BACKOFF_S[0]
+
+    def read(self) -> tuple[Any, int] | None:
+        if self.away is not None:
+            if time.monotonic() < self.next_try:
+                time.sleep(min(0.1, self.next_try - time.monotonic()))
+                raise DeviceAway(self.away)
+            try:
+                self.inner.connect()
+            except DeviceError:
+                self.tries += 1
+                self.next_try = time.monotonic() + self.BACKOFF_S[min(self.tries, len(self.BACKOFF_S) - 1)]
+                raise DeviceAway(self.away) from None
+            self.away = None
+            self.reconnects += 1
+        try:
+            return self.inner.read()
+        except DeviceError as e:
+            self._lost(str(e))
+            raise DeviceAway(str(e)) from None
+
+    def disconnect(self) -> None:
+        if self.away is None:
+            self.inner.disconnect()

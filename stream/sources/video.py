@@ -15,7 +15,15 @@ import cv2
 import numpy as np
 
 from stream.core.clock import Pacer, now_ns
-from stream.sources.base import DeviceError, Source, SourceTiming, is_file_spec, is_stream_url, redact_url
+from stream.sources.base import (
+    DeviceAway,
+    DeviceError,
+    Source,
+    SourceTiming,
+    is_file_spec,
+    is_stream_url,
+    redact_url,
+)
 from stream.sources.media import probe_video
 
 
@@ -38,6 +46,8 @@ def camera_names() -> list[tuple[int, str]]:
 
 
 class CameraSource(Source):
+    live_device = True
+
     def __init__(self, device: str, width: int, height: int, fps: float) -> None:
         self.device, self.width, self.height, self.fps = device, width, height, fps
         self.cap: cv2.VideoCapture | None = None
@@ -173,6 +183,7 @@ class LatestFrame:
         self.dropped = 0
         self.ended = False
         self.error: str | None = None
+        self.away: str | None = None  # the device is gone for now (reconnecting)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="capture")
 
@@ -183,11 +194,15 @@ class LatestFrame:
         while not self.stop.is_set():
             try:
                 item = self.source.read()
+            except DeviceAway as e:  # unplugged: the source reconnects; we wait
+                self.away = str(e)
+                continue
             except DeviceError as e:
                 with self.cond:
                     self.error = str(e)
                     self.cond.notify_all()
                 return
+            self.away = None
             if item is not None and self.on_frame is not None:
                 self.on_frame(*item)
             with self.cond:

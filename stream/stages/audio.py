@@ -10,6 +10,7 @@ from __future__ import annotations
 from stream.core.clock import now_ns
 from stream.encoders.audio import SR
 from stream.process.stage import Output, StageContext
+from stream.sources.base import DeviceAway
 from stream.stages.capture import CaptureStage
 
 
@@ -29,7 +30,12 @@ class AudioStage(CaptureStage):
             self.enc = AudioEncoder(ctx.cfg.audio.n_mels)
 
     def poll(self) -> list[Output]:
-        item = self.source.read()  # DeviceError: exit, fusion marks audio missing, restarted
+        try:
+            item = self.source.read()  # DeviceError (a file, a device that never worked): exit
+        except DeviceAway as e:  # unplugged: the source reconnects; fusion shows audio missing
+            self.device_state(str(e))
+            return []
+        self.device_state(None)
         if item is None:
             self.done = True
             return []

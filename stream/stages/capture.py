@@ -7,7 +7,7 @@ from typing import Any
 
 from stream.modalities.registry import Modality, get
 from stream.process.stage import Stage, StageContext
-from stream.sources.base import Resumed, Source, SourceTiming
+from stream.sources.base import Reconnecting, Resumed, Source, SourceTiming
 
 
 class CaptureStage(Stage):
@@ -32,6 +32,8 @@ class CaptureStage(Stage):
         assert self.mod.source is not None, f"{self.modality}: no source declared"
         self.source = self.mod.source(opt.sources[self.modality], cfg, self.timing)
         self.source.connect()  # before the handshake: a missing device fails the start-up, plainly
+        if self.source.live_device:  # once it has worked, unplugging it is not the end
+            self.source = Reconnecting(self.source)
 
     def load(self, ctx: StageContext) -> None:
         """Load the encoders."""
@@ -48,6 +50,16 @@ class CaptureStage(Stage):
     def end(self) -> None:
         """Stop reading: end of stream follows."""
         self.done = True
+
+    def device_state(self, away: str | None) -> None:
+        """Show whether the device is there (the dashboard's note says "reconnecting")."""
+        g = self.ctx.gauges
+        if away is not None and g.get("device") != "reconnecting":
+            g["device"], g["error"] = "reconnecting", away
+        elif away is None and g.get("device") == "reconnecting":
+            g["device"] = "ok"
+            g.pop("error", None)
+        self.ctx.stats["reconnects"] = getattr(self.source, "reconnects", 0)
 
     def record(self, data: Any, t_ns: int) -> None:
         """Keep a captured item in the session being recorded (every one, even those skipped)."""

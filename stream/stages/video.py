@@ -52,6 +52,7 @@ class VideoStage(CaptureStage):
         if self.grab is not None:
             item = self.grab.async_read(0.1)
             self.ctx.stats["dropped"] = self.grab.dropped
+            self.device_state(self.grab.away)
             if self.grab.error:
                 raise DeviceError(self.grab.error)  # exit: fusion marks video missing; restarted
             if item is None:

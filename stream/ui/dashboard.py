@@ -89,6 +89,8 @@ class DashState:
         """A worker's line: its modality's own note (registry), fusion's latency, or an error."""
         from stream.modalities.registry import modalities
 
+        if g.get("device") == "reconnecting":
+            return f"reconnecting: {g.get('error', 'device gone')}"
         if g.get("error"):
             return str(g["error"])
         if name == "fusion":

@@ -69,3 +69,57 @@ def test_live_from_the_microphone_answers_a_command_spoken_into_the_room(media, 
             _, err = p.communicate(timeout=30)
     assert heard is not None, err[-2000:]
     assert "kitchen" in heard["text"].lower() and heard["modalities"]["audio"] == "ok"
+
+
+def test_a_reader_that_falls_behind_costs_counted_overflow_never_a_blocked_callback():
+    import time
+
+    with VirtualRoom(48000, 2):
+        mic = MicSource("default", CHUNK, max_queue_s=0.3)
+        mic.connect()
+        try:
+            first = mic.read()
+            time.sleep(1.5)  # the reader stalls: the bounded queue fills, the callback goes on
+            assert mic.overflows > 0
+            after = [mic.read() for _ in range(5)]  # and it reads on: re-anchored, never back
+        finally:
+            mic.disconnect()
+    ts = [first[1], *(t for _, t in after)]
+    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+    assert mic.resyncs >= 1 and max(np.diff(ts)) > 1_000_000_000  # the lost time shows as a gap
+
+
+@pytest.mark.e2e
+def test_an_unplugged_microphone_is_missing_then_back_by_itself_without_a_restart(media, tmp_path):
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from tests.e2e.test_e2e import ROOT, live_config
+
+    def until(p, want, timeout=60.0) -> list[str]:
+        seen, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pred = json.loads(p.stdout.readline())
+            seen.append(pred["modalities"]["audio"])
+            if want(pred):
+                return seen
+        raise AssertionError(f"not within {timeout} s: {seen[-20:]}")
+
+    with VirtualRoom(48000, 2) as room:
+        p = subprocess.Popen([sys.executable, "launch.py", "live", "--config", live_config(tmp_path),
+                              "--video", "none", "--audio", "default", "--headless"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            until(p, lambda q: q["modalities"]["audio"] == "ok")
+            room.unplug()
+            until(p, lambda q: q["modalities"]["audio"] == "missing")
+            room.replug()
+            until(p, lambda q: q["modalities"]["audio"] == "ok")
+            room.play(media["wav"]).wait(30)  # and it hears again
+            until(p, lambda q: q["intent"] == "HassTurnOn")
+        finally:
+            p.terminate()
+            _, err = p.communicate(timeout=30)
+    assert "restarting" not in err and "Traceback" not in err, err[-2000:]
