@@ -16,7 +16,7 @@ class MjpegCamera:
     """Serves ``video`` in a loop at its frame rate on ``http://127.0.0.1:PORT/cam.mjpg``,
     asking for HTTP basic credentials when ``auth`` ("user:password") is given."""
 
-    def __init__(self, video: str | Path, auth: str | None = None) -> None:
+    def __init__(self, video: str | Path, auth: str | None = None, port: int = 0) -> None:
         cap = cv2.VideoCapture(str(video))
         self.fps = cap.get(cv2.CAP_PROP_FPS) or 15.0
         self.frames = []
@@ -60,7 +60,8 @@ class MjpegCamera:
                     pass
 
         self.stopped = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True  # a camera back on its old port at once
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

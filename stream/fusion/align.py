@@ -95,10 +95,13 @@ class Aligner:
         self.advance(s, msg.watermark, now)
         return True
 
-    def advance(self, stream: str, watermark: int, now: int | None = None) -> None:
+    def advance(self, stream: str, watermark: int, now: int | None = None, data: bool = True) -> None:
+        """``data``: it came with an item. Only items make a lagging stream ``stale`` rather
+        than ``missing``: a worker that heartbeats without a device delivers nothing."""
         if stream in self.wm:
             self.seen.add(stream)
-            self.heard_ns[stream] = _wall_ns() if now is None else now
+            if data:
+                self.heard_ns[stream] = _wall_ns() if now is None else now
             if watermark > self.wm[stream]:
                 self.wm[stream] = watermark
 

@@ -112,7 +112,7 @@ class Fuser:
             self.aligner.counts[f"{m.stream}.{why}"] += 1
             return
         if m.topic == Topic.WATERMARK:
-            self.aligner.advance(m.stream, m.watermark)
+            self.aligner.advance(m.stream, m.watermark, data=False)
             return
         why = schema_problem(m, schema) or meta_problem(m, self.meta_types[m.stream])
         if why is not None:
@@ -126,7 +126,7 @@ class Fuser:
         if self.check_time and watermark != EOS and watermark > wall_ns() + FUTURE_NS:
             self.aligner.counts[f"{stream}.future"] += 1
             return
-        self.aligner.advance(stream, watermark)
+        self.aligner.advance(stream, watermark, data=False)
 
     def predict(self, w: Window, published_ns: int | None) -> dict | None:
         """The window's prediction; None (counted) if the model's scores are not finite."""

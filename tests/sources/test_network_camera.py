@@ -64,3 +64,36 @@ def test_live_from_a_network_camera_sees_the_face_and_never_prints_the_password(
     assert bad.returncode == 2 and "wrong-pw" not in bad.stdout + bad.stderr, bad.stderr
     err = [ln for ln in bad.stderr.splitlines() if ln.strip()]
     assert len(err) == 1 and "user:***@127.0.0.1" in err[0], err
+
+
+@pytest.mark.e2e
+def test_a_network_camera_that_goes_off_is_missing_then_back_by_itself(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.e2e.test_e2e import ROOT, live_config
+
+    def until(p, want, timeout=60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if want(json.loads(p.stdout.readline())["modalities"]["video"]):
+                return
+        raise AssertionError(f"video never {want}")
+
+    cam = MjpegCamera(media.carphone_path()).__enter__()
+    port = cam.port
+    p = subprocess.Popen([sys.executable, "launch.py", "live", "--config", live_config(tmp_path),
+                          "--video", cam.url(), "--audio", "none", "--headless"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        until(p, lambda v: v == "ok")
+        cam.__exit__()  # the camera goes off
+        until(p, lambda v: v == "missing")
+        cam = MjpegCamera(media.carphone_path(), port=port).__enter__()  # and comes back
+        until(p, lambda v: v == "ok")
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=30)
+        cam.__exit__()
+    assert "restarting" not in err and "Traceback" not in err, err[-2000:]
