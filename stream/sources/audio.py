@@ -101,13 +101,14 @@ class MicSource(Source):
 
     Times come from PortAudio's ADC clock mapped onto the monotonic clock at the first
     callback, then from the sample count: chunks are spaced exactly by their length and
-    never go back. If the ADC clock runs ahead of the count by more than ``RESYNC_S`` (a
-    dropout, an overflow), the count is re-anchored there. The callback never blocks (bounded
-    queue; overflow counted).
+    never go back. After lost samples (an overflow), or if the ADC clock runs ahead of the
+    count by more than ``RESYNC_S`` (a dropout), the count is re-anchored there. The
+    callback never blocks (bounded queue; overflow counted).
     """
 
     live_device = True
-    RESYNC_S = 0.05
+    RESYNC_S = 0.5
+    SETTLE_BLOCKS, SETTLE_S = 10, 0.02
     FIRST_BLOCK_S = 10.0
 
     def __init__(self, device: str, chunk: int, max_queue_s: float = 5.0, rate: int = 0) -> None:
@@ -115,6 +116,8 @@ class MicSource(Source):
         self.max_queue_s = max_queue_s
         self.overflows = 0
         self.resyncs = 0
+        self.shifts = 0  # the count moved forward to a steady ADC clock
+        self.recent: list[int] = []
         self.deviation_ns: list[int] = []  # ADC time minus counted time, per block (jitter, drift)
         self.stream = None
         self.buf = np.zeros(0, np.float32)
@@ -151,15 +154,21 @@ class MicSource(Source):
         self.q: queue.Queue = queue.Queue(maxsize=max(1, int(self.max_queue_s * self.rate / block)))
         self.resampler = soxr.ResampleStream(self.rate, SR, 1, dtype="float32") if self.rate != SR else None
 
+        lost = False  # samples were lost before the next block queued: its time starts a new count
+
         def callback(indata, frames, time_info, status) -> None:  # PortAudio thread
+            nonlocal lost
             # The block's first sample on our clock: PortAudio's stream clock and ours, now.
             t_ns = int((time_info.inputBufferAdcTime + time.monotonic() - self.stream.time) * 1e9)
             if status.input_overflow:
                 self.overflows += 1
+                lost = True
             try:
-                self.q.put_nowait((indata.mean(axis=1, dtype=np.float32), t_ns))
+                self.q.put_nowait((indata.mean(axis=1, dtype=np.float32), t_ns, lost))
+                lost = False
             except queue.Full:
                 self.overflows += 1
+                lost = True
 
         try:
             self.stream = sd.InputStream(device=dev, channels=channels, samplerate=self.rate,
@@ -172,15 +181,19 @@ class MicSource(Source):
         """One block from the callback into the 16 kHz buffer, keeping the time count."""
         wait = 1.0 if self.anchor_ns is not None else self.FIRST_BLOCK_S  # a stream takes a while to start
         try:
-            x, t_ns = self.q.get(timeout=wait)
+            x, t_ns, lost = self.q.get(timeout=wait)
         except queue.Empty:
             raise DeviceError(f"microphone {self.device!r}: no audio for {wait:.0f} s (lost?)") from None
         counted = None
         if self.anchor_ns is not None:
             counted = self.anchor_ns + self.in_samples * 1_000_000_000 // self.rate
             self.deviation_ns = [*self.deviation_ns[-999:], t_ns - counted]
-        # Ahead of the count: samples were lost (never behind it: time does not go back).
-        if counted is None or t_ns - counted > self.RESYNC_S * 1e9:
+            self._settle(t_ns - counted)
+            counted = self.anchor_ns + self.in_samples * 1_000_000_000 // self.rate
+        # Samples were lost (an overflow), or the ADC clock is far ahead of the count (a dropout
+        # nobody flagged): count again from this block. Small deviations are the ADC stamps'
+        # jitter (PulseAudio's is tens of ms while a stream starts): the count is the truth.
+        if counted is None or lost or t_ns - counted > self.RESYNC_S * 1e9:
             if counted is not None:
                 self.resyncs += 1
             # Start counting again from here (what is still buffered is dropped with the old count).
@@ -193,6 +206,19 @@ class MicSource(Source):
         self.in_samples += len(x)
         y = self.resampler.resample_chunk(x) if self.resampler is not None else x
         self.buf = np.concatenate([self.buf, y.astype(np.float32, copy=False)])
+
+    def _settle(self, deviation: int) -> None:
+        """A stream's first blocks can carry ADC stamps hundreds of ms early (PulseAudio delivers
+        its prebuffer in a burst: measured 447 ms here). When the ADC clock stays ahead of the
+        count for ``SETTLE_BLOCKS`` blocks, move the count forward to it (a small gap, never a
+        step back in time)."""
+        self.recent = [*self.recent[-(self.SETTLE_BLOCKS - 1):], deviation]
+        med = sorted(self.recent)[len(self.recent) // 2]
+        if len(self.recent) >= self.SETTLE_BLOCKS and med > self.SETTLE_S * 1e9:
+            assert self.anchor_ns is not None
+            self.anchor_ns += med
+            self.recent = []
+            self.shifts += 1
 
     def read(self) -> tuple[np.ndarray, int] | None:
         while len(self.buf) < self.chunk:

@@ -1,6 +1,10 @@
 """A virtual microphone: a private PulseAudio server whose null sink ("room") has a monitor that
 PortAudio sees as the default input (through ALSA's pulse plugin). Sound played into the room
-with ``play`` is what the microphone hears."""
+with ``play`` is what the microphone hears. The tests use it; run as a module it measures the
+microphone path's clock over a while:
+
+    .venv/bin/python -m stream.offline.virtual_room [SECONDS] [RATE]
+"""
 
 from __future__ import annotations
 
@@ -79,3 +83,39 @@ def _refresh_portaudio() -> None:
         return
     sd._terminate()
     sd._initialize()
+
+
+def mic_clock(seconds: float = 60.0, rate: int = 48000) -> dict:
+    """Chunk spacing, ADC-clock jitter and drift against the sample count, overflows."""
+    import numpy as np
+
+    from stream.sources.audio import MicSource
+
+    with VirtualRoom(rate, 2):
+        mic = MicSource("default", 1536, rate=rate)
+        mic.connect()
+        try:
+            ts = [mic.read()[1] for _ in range(int(seconds * 16000 / 1536))]
+        finally:
+            mic.disconnect()
+    dev = np.array(mic.deviation_ns, dtype=np.float64) / 1e6  # ms, per PortAudio block
+    dev = dev[len(dev) // 10:]  # past the stream's start (see MicSource._settle)
+    k = np.arange(len(dev))
+    slope = np.polyfit(k, dev, 1)[0] if len(dev) > 2 else 0.0  # ms per block
+    blocks_per_min = 60 * rate / round(1536 * rate / 16000)
+    jitter = dev - np.polyval(np.polyfit(k, dev, 1), k) if len(dev) > 2 else dev
+    spacing = np.diff(ts) / 1e6
+    return {"seconds": seconds, "rate": rate, "chunks": len(ts),
+            "spacing_ms": sorted({round(float(x), 3) for x in spacing}),
+            "adc_jitter_ms_p50": round(float(np.median(np.abs(jitter))), 3),
+            "adc_jitter_ms_p99": round(float(np.percentile(np.abs(jitter), 99)), 3),
+            "adc_drift_ms_per_min": round(float(slope * blocks_per_min), 3),
+            "overflows": mic.overflows, "resyncs": mic.resyncs, "settle_shifts": mic.shifts}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(mic_clock(float(sys.argv[1]) if len(sys.argv) > 1 else 60.0,
+                               int(sys.argv[2]) if len(sys.argv) > 2 else 48000), indent=1))
