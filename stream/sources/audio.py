@@ -108,7 +108,7 @@ class MicSource(Source):
 
     live_device = True
     RESYNC_S = 0.5
-    SETTLE_BLOCKS, SETTLE_S = 10, 0.02
+    SETTLE_BLOCKS, SETTLE_S = 6, 0.02
     FIRST_BLOCK_S = 10.0
 
     def __init__(self, device: str, chunk: int, max_queue_s: float = 5.0, rate: int = 0) -> None:
@@ -117,6 +117,7 @@ class MicSource(Source):
         self.overflows = 0
         self.resyncs = 0
         self.shifts = 0  # the count moved forward to a steady ADC clock
+        self.next_t = 0  # the time the next chunk would have
         self.recent: list[int] = []
         self.deviation_ns: list[int] = []  # ADC time minus counted time, per block (jitter, drift)
         self.stream = None
@@ -150,6 +151,7 @@ class MicSource(Source):
 
         sd = _sounddevice()
         dev, self.rate, channels = self._device()
+        self.anchor_ns, self.recent = None, []  # (re)opened: a new count from its first block
         block = max(1, round(self.chunk * self.rate / SR))
         self.q: queue.Queue = queue.Queue(maxsize=max(1, int(self.max_queue_s * self.rate / block)))
         self.resampler = soxr.ResampleStream(self.rate, SR, 1, dtype="float32") if self.rate != SR else None
@@ -197,7 +199,8 @@ class MicSource(Source):
             if counted is not None:
                 self.resyncs += 1
             # Start counting again from here (what is still buffered is dropped with the old count).
-            self.anchor_ns, self.in_samples, self.out_samples = t_ns, 0, 0
+            # (Never before a chunk already given out: time does not go back across a reconnect.)
+            self.anchor_ns, self.in_samples, self.out_samples = max(t_ns, self.next_t), 0, 0
             self.buf = np.zeros(0, np.float32)
             if self.resampler is not None:
                 import soxr
@@ -227,6 +230,7 @@ class MicSource(Source):
         out, self.buf = self.buf[:self.chunk], self.buf[self.chunk:]
         t = self.anchor_ns + self.out_samples * 1_000_000_000 // SR
         self.out_samples += self.chunk
+        self.next_t = t + self.chunk * 1_000_000_000 // SR
         return out, t
 
     def disconnect(self) -> None:

@@ -6,9 +6,9 @@ import time
 import pytest
 
 from stream.offline import media
+from stream.offline.network_camera import MjpegCamera
 from stream.sources.base import DeviceError, is_file_spec, is_stream_url, redact_url
 from stream.sources.video import LatestFrame, NetworkCameraSource
-from tests.network_camera import MjpegCamera
 
 pytestmark = pytest.mark.integration
 SECRET = "s3cret-pw"
