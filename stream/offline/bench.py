@@ -7,7 +7,9 @@ invocation, so figures from the same run can be compared. Sections:
 * encoders: per frame, audio chunk, sentence, utterance, fusion window;
 * pipeline: the real worker processes on real media, paced in real time:
   end of a spoken command -> its intent, typed line -> its prediction,
-  frame capture -> its features (320x240 at 15 fps).
+  frame capture -> its features (320x240 at 15 fps); and the same commands
+  played into a virtual room and heard through PortAudio (when PulseAudio is
+  installed; not in --quick).
 """
 
 from __future__ import annotations
@@ -244,6 +246,63 @@ def bench_pipeline(n_commands: int, n_typed: int) -> dict:
     }
 
 
+def _wav_start_ns(received: list[tuple[int, np.ndarray]], wav: Path) -> int:
+    """When (event time) the played file began, found by cross-correlating it with what the
+    microphone delivered (each chunk placed at its own time)."""
+    import soundfile as sf
+
+    from stream.encoders.audio import SR
+
+    t0 = received[0][0]
+    n = (received[-1][0] - t0) * SR // 1_000_000_000 + len(received[-1][1])
+    heard = np.zeros(int(n), np.float32)
+    for t, x in received:
+        i = (t - t0) * SR // 1_000_000_000
+        heard[i:i + len(x)] = x[:max(0, len(heard) - i)]
+    src = sf.read(wav, dtype="float32")[0]
+    size = 1 << int(np.ceil(np.log2(len(heard) + len(src))))
+    corr = np.fft.irfft(np.fft.rfft(heard, size) * np.conj(np.fft.rfft(src, size)), size)
+    lag = int(np.argmax(corr[:len(heard)]))
+    return t0 + lag * 1_000_000_000 // SR
+
+
+def bench_microphone(n_commands: int) -> dict:
+    """The same spoken commands played into a virtual room (PulseAudio) and heard through
+    PortAudio, as a user's microphone would: speech end to intent, against the file figure."""
+    import shutil
+
+    import zmq
+
+    from stream.app.pipeline import Pipeline
+    from stream.app.sinks import MemorySink
+    from stream.core.transport import Subscriber
+    from stream.offline.virtual_room import VirtualRoom
+    from stream.process.stage import RunOptions
+
+    if shutil.which("pulseaudio") is None:
+        return {"skipped": "pulseaudio is not installed (setup.sh installs it)"}
+    with tempfile.TemporaryDirectory() as d, VirtualRoom(48000, 2) as room:
+        video, wav, ends = _media(Path(d), n_commands)
+        sink = MemorySink()
+        pipe = Pipeline(bench_config(video={"loop": True}),
+                        RunOptions(sources={"video": str(video), "audio": "default"}), [sink])
+        pipe.start()
+        audio = Subscriber(zmq.Context.instance(), [pipe.sup.endpoints["audio"]], ["audio"], hwm=0)
+        received: list[tuple[int, np.ndarray]] = []
+        player = room.play(wav)
+        stop_at = time.monotonic() + ends[-1][0] + 4.0
+        while time.monotonic() < stop_at:
+            pipe.step(0.02)
+            while (m := audio.recv(0)) is not None:
+                received.append((m.t_start, np.array(m.parts["pcm"])))
+        player.wait(10)
+        pipe.stop()
+        audio.close()
+        start = _wav_start_ns(received, wav)
+    speech = _spoken_latencies(ends, list(zip(sink.arrived_ns, sink.predictions, strict=True)), start)
+    return {"mic_spoken_end_to_intent_ms": {**summary(speech), "recognised": f"{len(speech)}/{len(ends)}"}}
+
+
 # -- sessions ---------------------------------------------------------------------
 def _replay_demo(demo: Path) -> tuple[float, float]:
     """Seconds to replay (and encode) the session at max speed: without and with start-up."""
@@ -328,7 +387,8 @@ def run_bench(quick: bool = False) -> dict:
                     "processor": platform.machine()},
         "transport_one_way_ms": bench_transport(200 if quick else 1000),
         "encoders_ms": bench_encoders(n),
-        "pipeline": bench_pipeline(2 if quick else 6, 5 if quick else 40),
+        "pipeline": {**bench_pipeline(2 if quick else 6, 5 if quick else 40),
+                     **({} if quick else bench_microphone(6))},
         "sessions": bench_sessions(4 if quick else 30),
     }
 
@@ -343,7 +403,7 @@ def print_table(result: dict) -> None:
         t.add_column(c)
     rows = [*((f"zmq one-way {k}", v) for k, v in result["transport_one_way_ms"].items()),
             *((k, v) for k, v in result["encoders_ms"].items() if isinstance(v, dict)),
-            *result["pipeline"].items()]
+            *((k, v) for k, v in result["pipeline"].items() if isinstance(v, dict))]
     for k, v in rows:
         note = v.get("recognised") or v.get("answered") or ""
         t.add_row(k, str(v["n"]), str(v["p50"]), str(v["p95"]), str(v["p99"]), note)
