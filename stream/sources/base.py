@@ -87,12 +87,11 @@ class Source(ABC):
         pass
 
 
-class Resumed(Source):
-    """A restarted worker's source: reads past what its predecessor already published (and,
-    paced, what is already overdue) instead of publishing it again or bursting through it."""
+class Wrapped(Source):
+    """A source around another: everything passes through unless overridden."""
 
-    def __init__(self, inner: Source, after_ns: int) -> None:
-        self.inner, self.after_ns, self.skipped = inner, after_ns, 0
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
 
     def __getattr__(self, name: str) -> Any:  # the device's own extras (overflow counts, ...)
         return getattr(self.__dict__["inner"], name)
@@ -108,15 +107,27 @@ class Resumed(Source):
         self.inner.connect()
 
     def read(self) -> tuple[Any, int] | None:
-        while (item := self.inner.read()) is not None and item[1] < self.after_ns:
-            self.skipped += 1
-        return item
+        return self.inner.read()
 
     def disconnect(self) -> None:
         self.inner.disconnect()
 
 
-class Reconnecting(Source):
+class Resumed(Wrapped):
+    """A restarted worker's source: reads past what its predecessor already published (and,
+    paced, what is already overdue) instead of publishing it again or bursting through it."""
+
+    def __init__(self, inner: Source, after_ns: int) -> None:
+        super().__init__(inner)
+        self.after_ns, self.skipped = after_ns, 0
+
+    def read(self) -> tuple[Any, int] | None:
+        while (item := self.inner.read()) is not None and item[1] < self.after_ns:
+            self.skipped += 1
+        return item
+
+
+class Reconnecting(Wrapped):
     """A live device that may be unplugged: when a read fails, the device is closed and
     reopened with backoff (0.5, 1, then every 2 s), for as long as it takes, while ``read``
     raises :class:`DeviceAway` (the stage publishes nothing meanwhile; fusion shows the
@@ -125,24 +136,11 @@ class Reconnecting(Source):
     BACKOFF_S = (0.5, 1.0, 2.0)  # then every 2 s: trying a local device or a URL is cheap
 
     def __init__(self, inner: Source) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.away: str | None = None  # why, while the device is gone
         self.tries = 0
         self.next_try = 0.0
         self.reconnects = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["inner"], name)
-
-    @property
-    def fps(self) -> float:  # type: ignore[override]
-        return self.inner.fps
-
-    def set_origin(self, origin_ns: int) -> None:
-        self.inner.set_origin(origin_ns)
-
-    def connect(self) -> None:
-        self.inner.connect()
 
     def _lost(self, why: str) -> None:
         try:
