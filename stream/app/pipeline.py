@@ -120,14 +120,12 @@ def check_sources(cfg: Config, sources: dict[str, str]) -> None:
     """Open every file source once before anything starts: a bad file is one line, at once.
 
     Devices are checked by their workers, before the start handshake."""
+    from stream.session.format import Session
     from stream.sources.base import SourceTiming, is_file_spec
 
+    for root in {spec.removeprefix("session:") for spec in sources.values() if spec.startswith("session:")}:
+        Session(root).check()  # once per session, whichever streams it feeds
     for name, spec in sources.items():
-        if spec.startswith("session:"):
-            from stream.session.format import Session
-
-            Session(spec.removeprefix("session:")).check()
-            continue
         mod = get(name, cfg)
         if mod.source is None or spec.startswith("session:") or not is_file_spec(spec):
             continue  # devices, "synthetic", "none": nothing to open here

@@ -103,7 +103,8 @@ def recording_restarts(rounds: int = 2) -> dict:
     return out
 
 
-def _children(pid: int) -> set[int]:
+def children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (from /proc)."""
     out = set()
     for d in Path("/proc").iterdir():
         try:
@@ -114,7 +115,8 @@ def _children(pid: int) -> set[int]:
     return out
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Running, not a zombie."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
@@ -134,11 +136,11 @@ def stop_times(rounds: int = 3) -> dict:
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         p.stdout.readline()
         first.append(time.monotonic() - t0)
-        workers = _children(p.pid)
+        workers = children(p.pid)
         t1 = time.monotonic()
         p.send_signal(signal.SIGTERM)
         p.wait(30)
-        while any(_alive(w) for w in workers):
+        while any(alive(w) for w in workers):
             time.sleep(0.005)
         stop.append(time.monotonic() - t1)
     return {"first_prediction_s_median": round(statistics.median(first), 2),

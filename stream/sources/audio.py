@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import time
+from collections import deque
 
 import numpy as np
 
@@ -118,8 +119,8 @@ class MicSource(Source):
         self.resyncs = 0
         self.shifts = 0  # the count moved forward to a steady ADC clock
         self.next_t = 0  # the time the next chunk would have
-        self.recent: list[int] = []
-        self.deviation_ns: list[int] = []  # ADC time minus counted time, per block (jitter, drift)
+        self.recent: deque[int] = deque(maxlen=self.SETTLE_BLOCKS)
+        self.deviation_ns: deque[int] = deque(maxlen=1000)  # ADC minus counted time, per block
         self.stream = None
         self.buf = np.zeros(0, np.float32)
         self.anchor_ns: int | None = None
@@ -151,7 +152,8 @@ class MicSource(Source):
 
         sd = _sounddevice()
         dev, self.rate, channels = self._device()
-        self.anchor_ns, self.recent = None, []  # (re)opened: a new count from its first block
+        self.anchor_ns = None  # (re)opened: a new count from its first block
+        self.recent.clear()
         block = max(1, round(self.chunk * self.rate / SR))
         self.q: queue.Queue = queue.Queue(maxsize=max(1, int(self.max_queue_s * self.rate / block)))
         self.resampler = soxr.ResampleStream(self.rate, SR, 1, dtype="float32") if self.rate != SR else None
@@ -189,7 +191,7 @@ class MicSource(Source):
         counted = None
         if self.anchor_ns is not None:
             counted = self.anchor_ns + self.in_samples * 1_000_000_000 // self.rate
-            self.deviation_ns = [*self.deviation_ns[-999:], t_ns - counted]
+            self.deviation_ns.append(t_ns - counted)
             self._settle(t_ns - counted)
             counted = self.anchor_ns + self.in_samples * 1_000_000_000 // self.rate
         # Samples were lost (an overflow), or the ADC clock is far ahead of the count (a dropout
@@ -215,12 +217,12 @@ class MicSource(Source):
         its prebuffer in a burst: measured 447 ms here). When the ADC clock stays ahead of the
         count for ``SETTLE_BLOCKS`` blocks, move the count forward to it (a small gap, never a
         step back in time)."""
-        self.recent = [*self.recent[-(self.SETTLE_BLOCKS - 1):], deviation]
+        self.recent.append(deviation)
         med = sorted(self.recent)[len(self.recent) // 2]
         if len(self.recent) >= self.SETTLE_BLOCKS and med > self.SETTLE_S * 1e9:
             assert self.anchor_ns is not None
             self.anchor_ns += med
-            self.recent = []
+            self.recent.clear()
             self.shifts += 1
 
     def read(self) -> tuple[np.ndarray, int] | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from stream.offline.restarts import alive, children
 from stream.process.rundir import running_assistants
 
 pytestmark = pytest.mark.e2e
@@ -59,27 +60,6 @@ def test_same_speech_with_nobody_in_view_gives_none(media, tmp_path):
     assert all(p["intent"] == "none" for p in preds)
 
 
-def _children(pid: int) -> set[int]:
-    out = set()
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.add(int(d.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stop_signal_ends_everything_cleanly(tmp_path, sig):
     """Every worker gone, exit 0, the run directory removed; how fast is in ``bench``."""
@@ -88,13 +68,13 @@ def test_stop_signal_ends_everything_cleanly(tmp_path, sig):
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()  # the first prediction: everything is running
     assert line.startswith("{"), p.stderr.read()[-2000:]
-    workers = _children(p.pid)
+    workers = children(p.pid)
     assert len(workers) == 5
     rundir = next(Path(a["dir"]) for a in running_assistants() if a["pid"] == p.pid)
     p.send_signal(sig)
     assert p.wait(30) == 0, p.stderr.read()[-2000:]
     time.sleep(0.2)
-    assert not [w for w in workers if _alive(w)]
+    assert not [w for w in workers if alive(w)]
     assert not rundir.exists()
 
 
@@ -104,7 +84,7 @@ def test_a_killed_worker_is_restarted_and_predictions_go_on(tmp_path):
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().startswith("{")
-        before = _children(p.pid)
+        before = children(p.pid)
         video = [w for w in before if b"workers.video" in Path(f"/proc/{w}/cmdline").read_bytes()]
         os.kill(video[0], signal.SIGKILL)
         # Predictions continue while video is gone, with video marked missing...
@@ -119,7 +99,7 @@ def test_a_killed_worker_is_restarted_and_predictions_go_on(tmp_path):
             elif seen_missing and pred["modalities"]["video"] == "ok":
                 seen_back = True  # ...and come back once the supervisor restarted it
         assert seen_missing and seen_back
-        assert len(_children(p.pid)) == 5
+        assert len(children(p.pid)) == 5
     finally:
         p.terminate()
         _, err = p.communicate(timeout=10)
@@ -131,15 +111,15 @@ def test_a_launcher_killed_while_starting_leaves_no_worker_behind(tmp_path):
                           "--video", "synthetic", "--audio", "synthetic", "--headless"],
                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while len(workers := _children(p.pid)) < 5 and time.monotonic() < deadline:
+    while len(workers := children(p.pid)) < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(workers) == 5
     p.kill()  # while the workers still load their models: no clean-up from the launcher
     p.wait()
     deadline = time.monotonic() + 90
-    while [w for w in workers if _alive(w)] and time.monotonic() < deadline:
+    while [w for w in workers if alive(w)] and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not [w for w in workers if _alive(w)]
+    assert not [w for w in workers if alive(w)]
 
 
 def test_two_assistants_side_by_side_and_say_reaches_the_one_asked(tmp_path):
@@ -170,7 +150,7 @@ def test_two_assistants_side_by_side_and_say_reaches_the_one_asked(tmp_path):
 
 
 def _worker(launcher: int, name: str) -> int:
-    return next(w for w in _children(launcher)
+    return next(w for w in children(launcher)
                 if f"workers.{name}".encode() in Path(f"/proc/{w}/cmdline").read_bytes())
 
 
