@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -36,3 +41,34 @@ def command_wav(path: Path | str, text: str, lead_s: float = 0.5, tail_s: float 
     lead, tail = np.zeros(int(lead_s * sr), np.float32), np.zeros(int(tail_s * sr), np.float32)
     sf.write(str(path), np.concatenate([lead, x, tail]), sr)
     return lead_s + len(x) / sr
+
+
+@contextlib.contextmanager
+def ffmpeg_mjpeg_camera(video: Path | str) -> Iterator[str]:
+    """A network camera as users meet one: the ffmpeg CLI serving ``video`` in a loop as HTTP
+    MJPEG on a free loopback port, in real time. Yields its URL. ffmpeg's server takes one
+    client, then ends."""
+    import imageio_ffmpeg
+
+    with socket.socket() as s:  # a free port (the tiny race with another process is harmless)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/cam.mjpg"
+    proc = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error",
+                             "-re", "-stream_loop", "-1", "-i", str(video), "-c:v", "mjpeg",
+                             "-q:v", "5", "-f", "mpjpeg", "-listen", "1", url],
+                            stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not _listening(port) and time.monotonic() < deadline:  # (a probe would be
+            time.sleep(0.05)                                   # its one client)
+        yield url
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _listening(port: int) -> bool:
+    """Whether something listens on this TCP port (read from /proc, without connecting)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(r.split()[1].endswith(f":{port:04X}") and r.split()[3] == "0A" for r in rows)

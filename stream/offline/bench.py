@@ -8,8 +8,9 @@ invocation, so figures from the same run can be compared. Sections:
 * pipeline: the real worker processes on real media, paced in real time:
   end of a spoken command -> its intent, typed line -> its prediction,
   frame capture -> its features (320x240 at 15 fps); and the same commands
-  played into a virtual room and heard through PortAudio (when PulseAudio is
-  installed; not in --quick).
+  played into a virtual room and heard through PortAudio, interleaved with
+  the same commands from a file (when PulseAudio is installed; not in --quick;
+  ``python -m stream.offline.bench ROUNDS`` runs only this comparison).
 """
 
 from __future__ import annotations
@@ -206,6 +207,16 @@ def _spoken_latencies(ends, arrivals, origin: int) -> list[float]:
 
 def bench_pipeline(n_commands: int, n_typed: int) -> dict:
     """Spoken commands and typed lines through the real workers, paced in real time."""
+    speech, typed, cap_lat = _file_run(n_commands, n_typed)
+    return {
+        "spoken_end_to_intent_ms": {**summary(speech), "recognised": f"{len(speech)}/{n_commands}"},
+        "typed_to_prediction_ms": {**summary(typed), "answered": f"{len(typed)}/{n_typed}"},
+        "frame_capture_to_features_ms_320x240_15fps": summary(cap_lat),
+    }
+
+
+def _file_run(n_commands: int, n_typed: int) -> tuple[list[float], list[float], list[float]]:
+    """One paced run from files: spoken, typed and frame latencies (ms)."""
     import zmq
 
     from stream.app.pipeline import Pipeline
@@ -239,11 +250,7 @@ def bench_pipeline(n_commands: int, n_typed: int) -> dict:
     speech = _spoken_latencies(ends, arrivals, origin)
     typed = [(next(rt for rt, p in arrivals if p.get("text") == text) - t0) / 1e6
              for text, t0 in sent.items() if any(p.get("text") == text for p in sink.predictions)]
-    return {
-        "spoken_end_to_intent_ms": {**summary(speech), "recognised": f"{len(speech)}/{len(ends)}"},
-        "typed_to_prediction_ms": {**summary(typed), "answered": f"{len(typed)}/{len(sent)}"},
-        "frame_capture_to_features_ms_320x240_15fps": summary(cap_lat),
-    }
+    return speech, typed, cap_lat
 
 
 def _wav_start_ns(received: list[tuple[int, np.ndarray]], wav: Path) -> int:
@@ -266,11 +273,9 @@ def _wav_start_ns(received: list[tuple[int, np.ndarray]], wav: Path) -> int:
     return t0 + lag * 1_000_000_000 // SR
 
 
-def bench_microphone(n_commands: int) -> dict:
+def _mic_run(n_commands: int) -> list[float]:
     """The same spoken commands played into a virtual room (PulseAudio) and heard through
-    PortAudio, as a user's microphone would: speech end to intent, against the file figure."""
-    import shutil
-
+    PortAudio, as a user's microphone would: speech end to intent (ms) per command heard."""
     import zmq
 
     from stream.app.pipeline import Pipeline
@@ -279,8 +284,6 @@ def bench_microphone(n_commands: int) -> dict:
     from stream.offline.virtual_room import VirtualRoom
     from stream.process.stage import RunOptions
 
-    if shutil.which("pulseaudio") is None:
-        return {"skipped": "pulseaudio is not installed (setup.sh installs it)"}
     with tempfile.TemporaryDirectory() as d, VirtualRoom(48000, 2) as room:
         video, wav, ends = _media(Path(d), n_commands)
         sink = MemorySink()
@@ -299,8 +302,29 @@ def bench_microphone(n_commands: int) -> dict:
         pipe.stop()
         audio.close()
         start = _wav_start_ns(received, wav)
-    speech = _spoken_latencies(ends, list(zip(sink.arrived_ns, sink.predictions, strict=True)), start)
-    return {"mic_spoken_end_to_intent_ms": {**summary(speech), "recognised": f"{len(speech)}/{len(ends)}"}}
+    return _spoken_latencies(ends, list(zip(sink.arrived_ns, sink.predictions, strict=True)), start)
+
+
+def bench_spoken_paths(n_commands: int, rounds: int = 1) -> dict:
+    """Speech end to intent from a file and through the microphone, interleaved (mic, file,
+    file, mic per round) so that neither gains from running second: the first runs of a
+    process pay for cold caches, a cost that would otherwise be charged to one path."""
+    import shutil
+
+    if shutil.which("pulseaudio") is None:
+        return {"skipped": "pulseaudio is not installed (setup.sh installs it)"}
+    got: dict[str, list[float]] = {"file": [], "mic": []}
+    runs = []
+    for path in ("mic", "file", "file", "mic") * rounds:
+        speech = _file_run(n_commands, 0)[0] if path == "file" else _mic_run(n_commands)
+        got[path] += speech
+        runs.append({"path": path, "p50": pct(speech, 50), "recognised": f"{len(speech)}/{n_commands}"})
+    n = 2 * rounds * n_commands
+    out = {f"{path}_spoken_end_to_intent_ms": {**summary(xs), "recognised": f"{len(xs)}/{n}"}
+           for path, xs in got.items()}
+    if got["file"] and got["mic"]:
+        out["mic_minus_file_p50_ms"] = round(pct(got["mic"], 50) - pct(got["file"], 50), 1)
+    return {**out, "runs": runs}
 
 
 # -- sessions ---------------------------------------------------------------------
@@ -388,7 +412,7 @@ def run_bench(quick: bool = False) -> dict:
         "transport_one_way_ms": bench_transport(200 if quick else 1000),
         "encoders_ms": bench_encoders(n),
         "pipeline": {**bench_pipeline(2 if quick else 6, 5 if quick else 40),
-                     **({} if quick else bench_microphone(6))},
+                     **({} if quick else bench_spoken_paths(6))},
         "sessions": bench_sessions(4 if quick else 30),
     }
 
@@ -411,3 +435,9 @@ def print_table(result: dict) -> None:
     con.print(f"ASR utterance length: {result['encoders_ms']['asr_utterance_s']} s")
     for k, v in result["sessions"].items():
         con.print(f"{k}: {v}")
+
+
+if __name__ == "__main__":  # python -m stream.offline.bench ROUNDS: only the file/microphone comparison
+    import json
+
+    print(json.dumps(bench_spoken_paths(6, int(sys.argv[1]) if len(sys.argv) > 1 else 1), indent=2))

@@ -97,3 +97,22 @@ def test_a_network_camera_that_goes_off_is_missing_then_back_by_itself(tmp_path)
         _, err = p.communicate(timeout=30)
         cam.__exit__()
     assert "restarting" not in err and "Traceback" not in err, err[-2000:]
+
+
+def test_a_stream_served_by_the_ffmpeg_cli_is_read_with_the_live_policy():
+    from tests.media import ffmpeg_mjpeg_camera
+
+    with ffmpeg_mjpeg_camera(media.carphone_path()) as url:
+        src = NetworkCameraSource(url, 15.0)
+        src.connect()
+        grab = LatestFrame(src)
+        grab.start()
+        got = []
+        deadline = time.monotonic() + 20
+        while len(got) < 20 and time.monotonic() < deadline:
+            if (item := grab.async_read(0.5)) is not None:
+                got.append(item)
+        grab.close()
+    assert len(got) == 20 and got[0][0].shape == (144, 176, 3)
+    ts = [t for _, t, _ in got]
+    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
