@@ -40,6 +40,7 @@ from stream.intent import intent_set as hi
 from stream.offline import media
 from stream.offline.train_text import SMALL_TALK
 from stream.session.importer import import_session
+from stream.session.records import SPEECH_FILE, write_speech
 
 FPS, W, H = 15, 176, 144
 GAP_S = 2.5
@@ -128,11 +129,12 @@ class Renderer:
     def empty(self, n: int, split: str) -> list[np.ndarray]:
         return _pan(_image(self.rng.choice(EMPTY_SCENES[split])), n, self.rng)
 
-    def speech(self, text: str, split: str) -> np.ndarray:
+    def speech(self, text: str, split: str) -> tuple[np.ndarray, str]:
+        """``text`` spoken by one of the split's voices: (16 kHz samples, the voice's name)."""
         voice = self.rng.choice(VOICES[split])
         x, sr = media.espeak(text, voice=voice, speed=self.rng.randint(130, 190),
                                 pitch=self.rng.randint(30, 70))
-        return to_mono_16k(x, sr)
+        return to_mono_16k(x, sr), f"espeak-ng:{voice}"
 
 
 def _scene(r: Renderer, kind: str, n: int, split: str) -> list[np.ndarray]:
@@ -169,7 +171,7 @@ def _noisy(x: np.ndarray, r: Renderer) -> tuple[np.ndarray, float | None]:
 
 
 def _import(out: Path, frames: list[np.ndarray], x: np.ndarray, typed: list[dict],
-            labels: list[dict]) -> None:
+            labels: list[dict], speech: list[dict]) -> None:
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         media.write_video(d / "v.mp4", frames, FPS)
@@ -177,6 +179,8 @@ def _import(out: Path, frames: list[np.ndarray], x: np.ndarray, typed: list[dict
         (d / "t.jsonl").write_text("".join(json.dumps(e) + "\n" for e in typed))
         (d / "l.jsonl").write_text("".join(json.dumps(e) + "\n" for e in labels))
         import_session(out, d / "v.mp4", d / "a.wav", d / "t.jsonl", d / "l.jsonl", hi.names())
+    # What was said, for ``asr-eval`` (reference transcripts; not read by replay or eval).
+    write_speech(out / SPEECH_FILE, speech)
 
 
 def build_session(out: Path, split: str, sents: Split, n_episodes: int, seed: int) -> dict:
@@ -187,6 +191,7 @@ def build_session(out: Path, split: str, sents: Split, n_episodes: int, seed: in
     audio: list[np.ndarray] = []
     labels: list[dict] = []
     typed: list[dict] = []
+    said: list[dict] = []
     counts: dict[str, int] = {}
     for _ in range(n_episodes):
         kind = rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
@@ -194,10 +199,13 @@ def build_session(out: Path, split: str, sents: Split, n_episodes: int, seed: in
         lead = rng.uniform(0.4, 1.0)
         ex = rng.choice(sents.commands)
         s = np.zeros(0, np.float32)
-        if kind.startswith("command") or kind.startswith("smalltalk"):
-            s = r.speech(ex.text if kind.startswith("command") else rng.choice(sents.talk), split)
-        n = int(round((lead + max(len(s) / SR, 0.6) + GAP_S) * FPS))
         t0 = len(frames) / FPS  # keep audio and video on the same clock
+        if kind.startswith("command") or kind.startswith("smalltalk"):
+            text = ex.text if kind.startswith("command") else rng.choice(sents.talk)
+            s, voice = r.speech(text, split)
+            said.append({"start": round(t0 + lead, 3), "end": round(t0 + lead + len(s) / SR, 3),
+                         "text": text, "voice": voice, "kind": kind})
+        n = int(round((lead + max(len(s) / SR, 0.6) + GAP_S) * FPS))
         frames += _scene(r, kind, n, split)
         seg = np.zeros(n * SR // FPS, np.float32)
         if len(s):
@@ -209,7 +217,7 @@ def build_session(out: Path, split: str, sents: Split, n_episodes: int, seed: in
         typed += [line] if line else []
     t = len(frames) / FPS
     x, snr = _noisy(np.concatenate(audio)[: int(t * SR)], r)
-    _import(out, frames, x, typed, labels)
+    _import(out, frames, x, typed, labels, said)
     return {"episodes": counts, "duration_s": round(t, 1), "noise_snr_db": snr}
 
 

@@ -74,3 +74,31 @@ def read_labels(path: Path, known: list[str] | None = None) -> list[dict]:
     for s, e, n, _, a in spans:
         out.append({"start": s, "end": e, "intent": n, **({} if a is None else {"addressed": a})})
     return out
+
+
+SPEECH_FILE = "speech.jsonl"  # optional in a session: what was said, for ``asr-eval``
+
+
+def read_speech(path: Path) -> list[dict]:
+    """Reference transcripts, one spoken utterance a line:
+    ``{"start": s, "end": s, "text": "...", "voice": "..."}`` (``voice`` optional), in time order."""
+    out = []
+    for i, obj in _jsonl(path):
+        where = f"{path}:{i}"
+        start, end = _num(obj, "start", where), _num(obj, "end", where)
+        if end <= start:
+            raise SessionError(f"{where}: utterance ends ({end}) before it starts ({start})")
+        text, voice = obj.get("text"), obj.get("voice", "unknown")
+        if not isinstance(text, str) or not text.strip():
+            raise SessionError(f"{where}: field 'text' must be a non-empty string")
+        if not isinstance(voice, str):
+            raise SessionError(f"{where}: field 'voice' must be a string")
+        out.append({**obj, "start": start, "end": end, "text": text.strip(), "voice": voice})
+    return sorted(out, key=lambda u: u["start"])
+
+
+def write_speech(path: Path, utterances: list[dict]) -> None:
+    """Write reference transcripts whole or not at all (a temporary file renamed over)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(u) + "\n" for u in utterances))
+    tmp.replace(path)
