@@ -9,6 +9,12 @@ In live mode (``deadline_ns`` set) it also closes once the wall clock is
 ``deadline_ns`` past its end; then each lagging stream is marked ``stale``
 or ``missing``, never zero-filled. In replay mode (``deadline_ns=None``)
 only watermarks close windows, so content does not depend on timing.
+
+A text event that arrives after windows past its time have closed (a busy
+machine: the transcript came seconds after the speech) is still answered: its
+window holds what happened up to the event's own time, as it would have on
+time, and is published after the last closed one (``at_ns``), so predictions
+never go back in time. Buffers keep ``late_keep_ns`` of history for this.
 """
 
 from __future__ import annotations
@@ -45,6 +51,12 @@ class Window:
     status: dict[str, str]  # stream -> ok | stale | missing
     event: bool = False  # closed early for a text event
     newest_capture_ns: int = 0
+    at_ns: int | None = None  # a late event's window: published at this time, not at end_ns
+
+    @property
+    def published_ns(self) -> int:
+        """The session time the window's prediction carries (never before an earlier one's)."""
+        return self.end_ns if self.at_ns is None else self.at_ns
 
 
 @dataclass(order=True)
@@ -52,19 +64,20 @@ class _Pending:
     end_ns: int
     event: bool = field(compare=False, default=False)
     opened_ns: int = field(compare=False, default=0)
+    content_end_ns: int | None = field(compare=False, default=None)  # a late event's own time
 
 
 class Aligner:
     def __init__(self, streams: list[str], required: list[str], window_ns: int, hop_ns: int,
                  origin_ns: int, deadline_ns: int | None, stale_ns: int = 500_000_000,
                  slack_ns: int = 150_000_000, event_deadline_ns: int = 50_000_000,
-                 instants: tuple[str, ...] = ()) -> None:
+                 instants: tuple[str, ...] = (), late_keep_ns: int = 10_000_000_000) -> None:
         self.streams = list(streams)
         self.instants = set(instants)  # items that count while their end lies in the window
         self.required = [s for s in required if s in self.streams]
         self.window_ns, self.hop_ns, self.origin_ns = window_ns, hop_ns, origin_ns
         self.deadline_ns, self.stale_ns, self.slack_ns = deadline_ns, stale_ns, slack_ns
-        self.event_deadline_ns = event_deadline_ns
+        self.event_deadline_ns, self.late_keep_ns = event_deadline_ns, late_keep_ns
         self.buf: dict[str, list[Item]] = {s: [] for s in self.streams}
         self.wm: dict[str, int] = {s: -1 for s in self.streams}
         self.seen: set[str] = set()
@@ -107,11 +120,15 @@ class Aligner:
 
     def trigger(self, end_ns: int, now_ns: int) -> None:
         """Ask for an extra window ending at a text event's time, or, if windows past
-        that have closed already (live, deadline), right after the last closed one."""
-        end = max(end_ns, self.last_closed + 1)
-        if (end - self.origin_ns) % self.hop_ns == 0:
+        that have closed already (live, deadline), one with the content up to the event's
+        time published right after the last closed one."""
+        if end_ns <= self.last_closed:
+            if end_ns > self.last_closed - self.late_keep_ns:  # older: its context is gone
+                heapq.heappush(self.pending, _Pending(self.last_closed + 1, True, now_ns, end_ns))
+            return
+        if (end_ns - self.origin_ns) % self.hop_ns == 0:
             return  # a grid window ends right there and has not closed yet: it answers
-        heapq.heappush(self.pending, _Pending(end, True, now_ns))
+        heapq.heappush(self.pending, _Pending(end_ns, True, now_ns))
 
     @property
     def ended(self) -> bool:
@@ -161,7 +178,8 @@ class Aligner:
         return out
 
     def _close(self, p: _Pending, now: int) -> Window:
-        end, start = p.end_ns, p.end_ns - self.window_ns
+        end = p.end_ns if p.content_end_ns is None else p.content_end_ns
+        start = end - self.window_ns
         items = {}
         newest = 0
         for s, buf in self.buf.items():
@@ -176,13 +194,16 @@ class Aligner:
         for s in self.streams:
             if status[s] != "ok":
                 self.counts[f"{s}.{status[s]}_windows"] += 1
-        self.last_closed = max(self.last_closed, end)
-        return Window(start, end, items, status, p.event, newest)
+        self.last_closed = max(self.last_closed, p.end_ns)
+        return Window(start, end, items, status, p.event, newest,
+                      None if p.content_end_ns is None else p.end_ns)
 
     def _prune(self) -> None:
         keep_after = self.last_closed - self.window_ns - self.hop_ns
-        if self.pending:
-            keep_after = min(keep_after, self.pending[0].end_ns - self.window_ns)
+        if self.deadline_ns is not None:  # live: context for a text event that comes late
+            keep_after -= self.late_keep_ns
+        for p in self.pending:
+            keep_after = min(keep_after, (p.content_end_ns or p.end_ns) - self.window_ns)
         for s, buf in self.buf.items():
             if buf and buf[0].t_end < keep_after:
                 self.buf[s] = [it for it in buf if it.t_end >= keep_after]

@@ -131,6 +131,7 @@ class Fuser:
     def predict(self, w: Window, published_ns: int | None) -> dict | None:
         """The window's prediction; None (counted) if the model's scores are not finite."""
         p = self.model.predict(w)
+        p.end_ns = w.published_ns  # a late event's window: after the last prediction, not before
         for s in self.known:
             p.modalities.setdefault(s, "missing")
         if not (math.isfinite(p.confidence) and math.isfinite(p.addressed)):

@@ -50,6 +50,9 @@ class WorkerDecl:
     name: str
     module: str
     inputs: tuple[str, ...] = ()
+    # Lower CPU priority (a nice increment) for work that should give way when the machine is
+    # busy: video sheds frames (newest frame only) so that hearing and answering keep up.
+    nice: int = 0
 
 
 @dataclass(frozen=True)

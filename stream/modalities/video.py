@@ -38,12 +38,15 @@ def _writer(root, source):
 def _show(g: dict) -> str:
     if "face" not in g:
         return ""
-    return f"face {'yes' if g['face'] else 'no'}" + (f"  {g['fps']} fps" if "fps" in g else "")
+    note = f"face {'yes' if g['face'] else 'no'}"
+    if g.get("fps", 0) < 0.8 * g.get("fps_target", 0):  # live: newest frame only, the rest shed
+        note += f"  shedding: {g['fps']} of {g['fps_target']} fps (CPU busy; hearing first)"
+    return note
 
 
 VIDEO = register(Modality(
     name="video",
-    workers=lambda cfg: [WorkerDecl("video", "workers.video")],
+    workers=lambda cfg: [WorkerDecl("video", "workers.video", nice=cfg.video.nice)],
     parts=_parts,
     step=_step,
     step_dim=lambda cfg: len(CUE_NAMES) + EMBED_DIM,

@@ -51,8 +51,7 @@ def plan(cfg: Config, sources: dict[str, str]) -> tuple[list[str], list[WorkerDe
     streams = [m.name for m in mods]
     decls.append(WorkerDecl("fusion", "workers.fusion", tuple(streams)))
     present = {w.name for w in decls}
-    return streams, [WorkerDecl(w.name, w.module, tuple(i for i in w.inputs if i in present))
-                     for w in decls]
+    return streams, [replace(w, inputs=tuple(i for i in w.inputs if i in present)) for w in decls]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -162,6 +161,12 @@ class Supervisor:
         popen = subprocess.Popen([sys.executable, "-m", self.workers[name].module, f"@{spec}"],
                                  cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
         f.close()
+        if self.workers[name].nice:
+            try:  # as it starts; raising one's own processes' nice needs no privilege
+                os.setpriority(os.PRIO_PROCESS, popen.pid, os.getpriority(os.PRIO_PROCESS, 0)
+                               + self.workers[name].nice)
+            except OSError:
+                pass  # it is already gone: the supervisor sees it exit
         self.procs[name] = Proc(name, popen, log, restarts, in_row)
 
     def start(self, timeout_s: float = 180.0) -> int:

@@ -61,7 +61,8 @@ class FusionStage(Stage):
             if pred is None:
                 continue
             self.lat.append(pred["latency_ms"])
-            out.append(Output(Topic.PREDICTION, w.start_ns, w.end_ns, meta=pred, watermark=w.end_ns,
+            out.append(Output(Topic.PREDICTION, w.start_ns, w.published_ns, meta=pred,
+                              watermark=w.published_ns,
                               stages={"capture": w.newest_capture_ns}))
         counts = self.fuser.aligner.counts
         self.ctx.stats.update(counts)

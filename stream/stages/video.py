@@ -95,6 +95,7 @@ class VideoStage(CaptureStage):
         self.n += n
         if time.monotonic() - self.t_rate >= 1.0:
             g["fps"] = round(self.n / (time.monotonic() - self.t_rate), 1)
+            g["fps_target"] = round(self.source.fps, 1)
             self.n, self.t_rate = 0, time.monotonic()
 
     def close(self) -> None:

@@ -94,6 +94,36 @@ def test_event_window_answers_a_text_at_once():
     assert [w.end_ns for w in ws] == sorted(w.end_ns for w in ws)
 
 
+def test_a_transcript_that_comes_seconds_late_is_still_answered_with_its_own_context():
+    # A busy machine: the speech ended at 1.0 s, its transcript arrives at 4.5 s, when the
+    # deadline has closed every window up to 4.2 s without it.
+    a = make(deadline=300 * MS, required=("video", "audio"))
+    feed_video_audio(a, 4500, now=0)
+    before = a.poll(now_ns=4500 * MS)
+    assert before and not any(w.items["text"] for w in before)
+    a.add(msg("text", 400 * MS, 1000 * MS, wm=1000 * MS, text="turn on the lights"), now=4500 * MS)
+    a.trigger(1000 * MS, now_ns=4500 * MS)
+    late = [w for w in a.poll(now_ns=4600 * MS) if w.event]
+    assert len(late) == 1
+    w = late[0]
+    # Its content is the 2 s up to the speech's end, as it would have been on time...
+    assert (w.start_ns, w.end_ns) == (-1000 * MS, 1000 * MS)
+    assert w.items["text"][0].meta["text"] == "turn on the lights"
+    assert [it.t_start for it in w.items["video"]][-1] == 900 * MS
+    # ...and it is published after the last window that closed: time never goes back.
+    assert w.published_ns > before[-1].end_ns and a.last_closed == w.published_ns
+
+
+def test_a_transcript_later_than_the_history_kept_is_not_answered():
+    a = make(deadline=300 * MS, required=("video", "audio"))
+    feed_video_audio(a, 14000, now=0)
+    a.poll(now_ns=14000 * MS)
+    a.add(msg("text", 400 * MS, 1000 * MS, wm=1000 * MS, text="too late"), now=14000 * MS)
+    a.trigger(1000 * MS, now_ns=14000 * MS)
+    assert not [w for w in a.poll(now_ns=14100 * MS) if w.event]
+    assert a.counts["text.late"] == 1
+
+
 def test_text_stays_in_windows_until_it_is_older_than_the_window():
     a = make()
     feed_video_audio(a, 4000)

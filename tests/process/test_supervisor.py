@@ -18,6 +18,12 @@ def test_the_graph_comes_from_the_registry():
         ("fusion", ("video", "audio", "text"))]
 
 
+def test_video_gives_way_on_a_busy_machine_and_hearing_does_not():
+    _, workers = plan(Config(), {"video": "synthetic", "audio": "mic"})
+    assert {w.name: w.nice for w in workers} == {"video": 10, "audio": 0, "asr": 0, "text": 0,
+                                                "fusion": 0}
+
+
 def test_only_what_has_a_source_runs_and_inputs_that_are_absent_are_dropped():
     streams, workers = plan(Config(), {"video": "none", "audio": "x.wav"})
     assert streams == ["audio", "text"]

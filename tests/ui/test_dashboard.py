@@ -15,13 +15,23 @@ def test_dashboard_shows_prediction_transcript_health_and_counts():
                   "contributions": {"video": 0.4, "audio": 0.1, "text": 0.5},
                   "text": "turn on the kitchen lights"})
     d.transcript("turn on the kit", final=False)
-    d.health = {"video": {"gauges": {"fps": 14.8, "face": True, "encode_ms": 12.0}, "stats": {"dropped": 3}},
+    d.health = {"video": {"gauges": {"fps": 14.8, "fps_target": 15.0, "face": True, "encode_ms": 12.0},
+                          "stats": {"dropped": 3}},
                 "audio": {"gauges": {"vad": 0.91}, "stats": {}, "restarts": 1},
                 "fusion": {"gauges": {"latency_p50_ms": 41.0}, "stats": {"text.late": 2}}}
     con = Console(record=True, width=100, height=30)
     con.print(d.render())
     out = con.export_text()
     for needle in ("HassTurnOn", "confidence 0.93", "audio (stale)", "…turn on the kit",
-                   "face yes  14.8 fps", "vad 0.91", "latency p50 41.0 ms", "text.late=2",
+                   "14.8 fps", "face yes", "vad 0.91", "latency p50 41.0 ms", "text.late=2",
                    "turn on the kitchen lights"):
         assert needle in out, needle
+    assert "shedding" not in out
+
+
+def test_the_dashboard_says_when_video_sheds_frames_and_why():
+    d = DashState("live")
+    d.health = {"video": {"gauges": {"fps": 4.2, "fps_target": 15.0, "face": True}, "stats": {}}}
+    con = Console(record=True, width=160, height=30)
+    con.print(d.render())
+    assert "shedding: 4.2 of 15.0 fps (CPU busy; hearing first)" in con.export_text()
