@@ -37,6 +37,7 @@ class VideoConfig:
     facing_max_yaw: float = 0.35  # |nose offset| / eye distance still counted as facing
     mouth_landmarks: bool = True  # face-mesh lip distance for mouth activity
     batch: int = 8  # frames per embedding batch on a GPU in a max-speed replay
+    nice: int = 10  # lower CPU priority than hearing: on a busy machine video sheds first (0: equal)
 
 
 @dataclass
@@ -58,6 +59,10 @@ class AsrConfig:
     partial_every_ms: int = 1000
     max_utterance_s: float = 15.0
     beam_size: int = 1
+    # Bias the recogniser toward what people say to a home assistant: "auto" builds a prompt from
+    # the intent set's rooms and devices, "" turns it off, any other text is the prompt itself.
+    prompt: str = "auto"
+    preroll_ms: int = 288  # audio kept from before the VAD's onset (it fires after the first sounds)
 
 
 @dataclass
@@ -204,8 +209,12 @@ def validate(cfg: Config, where: str) -> None:
         bad("video.fps", "must be positive")
     if cfg.video.width < 32 or cfg.video.height < 32:
         bad("video.width/height", "must be at least 32")
+    if not 0 <= cfg.video.nice <= 19:
+        bad("video.nice", "must be 0-19 (how much lower the video worker's CPU priority is)")
     if cfg.audio.sample_rate != 16000:
         bad("audio.sample_rate", "must be 16000 (the models' rate; inputs are resampled)")
+    if cfg.asr.preroll_ms < 0:
+        bad("asr.preroll_ms", "must be >= 0")
     if cfg.audio.chunk_ms % 32:
         bad("audio.chunk_ms", "must be a multiple of 32 (silero VAD frames)")
     if not 0 < cfg.fusion.hop_s <= cfg.fusion.window_s:

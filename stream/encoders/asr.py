@@ -10,6 +10,7 @@ origin time span of its speech and word times in monotonic ns.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,17 @@ import numpy as np
 from stream.config import AsrConfig
 from stream.encoders import weights as models
 from stream.encoders.audio import SR
+
+
+def decoding_prompt(setting: str) -> str | None:
+    """Whisper's initial prompt for ``asr.prompt``: "auto" names the rooms and devices of the
+    home (what commands are about), so the decoder expects those words."""
+    if setting != "auto":
+        return setting or None
+    from stream.intent import intent_set as hi
+
+    words = ", ".join(hi.AREAS + hi.FLOORS + hi.NAMES)
+    return f"Commands to a smart home assistant. Rooms and devices: {words}."
 
 
 @dataclass
@@ -39,13 +51,15 @@ class StreamingAsr:
                                  compute_type=compute, cpu_threads=cpu_threads)
         self.model = model
         self.cfg = cfg
+        self.prompt = decoding_prompt(cfg.prompt)
         self._reset()
-        self._pre: list[tuple[np.ndarray, int]] = []  # one chunk of pre-roll before onset
+        self._pre: deque[tuple[np.ndarray, int]] = deque()  # pre-roll: chunks before the onset
         self.audio_wm = -1
 
     def _reset(self) -> None:
         self.chunks: list[np.ndarray] = []
-        self.start_ns: int | None = None
+        self.start_ns: int | None = None  # where the utterance's audio begins (with the pre-roll)
+        self.onset_ns = 0  # where the VAD heard speech begin: the transcript's start
         self.speech_end_ns = 0
         self.silence_ms = 0.0
         self.speech_ms = 0.0
@@ -55,7 +69,7 @@ class StreamingAsr:
     @property
     def watermark(self) -> int:
         """No transcript that starts before this time will come any more."""
-        return self.start_ns if self.start_ns is not None else self.audio_wm
+        return self.onset_ns if self.start_ns is not None else self.audio_wm
 
     def insert_audio_chunk(self, pcm: np.ndarray, t_start_ns: int, vad_prob: float) -> None:
         dur_ms = len(pcm) * 1000 / SR
@@ -63,12 +77,17 @@ class StreamingAsr:
         speech = vad_prob >= self.cfg.speech_threshold
         if self.start_ns is None:
             if speech:
-                pre = self._pre[-1:] if self._pre else []
+                pre = list(self._pre)
                 self.chunks = [c for c, _ in pre] + [pcm]
                 self.start_ns = pre[0][1] if pre else t_start_ns
+                self.onset_ns = t_start_ns
                 self.speech_ms, self.silence_ms, self.last_partial_ms = dur_ms, 0.0, 0.0
                 self.speech_end_ns = t_end_ns
-            self._pre = [(pcm, t_start_ns)]
+                self._pre.clear()
+            else:
+                self._pre.append((pcm, t_start_ns))
+                while sum(len(c) for c, _ in self._pre) * 1000 / SR > self.cfg.preroll_ms:
+                    self._pre.popleft()
         else:
             self.chunks.append(pcm)
             if speech:
@@ -83,7 +102,9 @@ class StreamingAsr:
     def _transcribe(self, audio: np.ndarray, final: bool) -> Transcript:
         segs, _ = self.model.transcribe(
             audio, language="en", beam_size=self.cfg.beam_size, word_timestamps=final,
-            condition_on_previous_text=False, vad_filter=False, without_timestamps=not final)
+            condition_on_previous_text=False, vad_filter=False, without_timestamps=not final,
+            initial_prompt=self.prompt, temperature=0.0)  # greedy only: no sampled fallback, so a
+        # replay transcribes exactly as before (the fallback's sampling made replays differ)
         segs = list(segs)
         text = " ".join(s.text.strip() for s in segs).strip()
         words = []
@@ -92,7 +113,7 @@ class StreamingAsr:
                 for w in s.words or []:
                     words.append((w.word.strip(), self.start_ns + int(w.start * 1e9),
                                   self.start_ns + int(w.end * 1e9)))
-        return Transcript(text, final, self.start_ns, self.speech_end_ns, words)
+        return Transcript(text, final, self.onset_ns, self.speech_end_ns, words)
 
     def _final(self) -> Transcript:
         audio = np.concatenate(self.chunks)

@@ -80,7 +80,8 @@ def whole_utterance(asr, x: np.ndarray) -> str:
     """One decode of a whole utterance, with the streaming path's decode settings."""
     segs, _ = asr.model.transcribe(x, language="en", beam_size=asr.cfg.beam_size,
                                    word_timestamps=False, condition_on_previous_text=False,
-                                   vad_filter=False, without_timestamps=True)
+                                   vad_filter=False, without_timestamps=True, initial_prompt=asr.prompt,
+                                   temperature=0.0)
     return " ".join(s.text.strip() for s in segs).strip()
 
 
@@ -143,7 +144,7 @@ def evaluate(sessions: list[Session], cfg: Config, log=print) -> dict:
     refs = {s.root: references(s) for s in sessions}  # every file checked before any work
     # Partials never feed a final (see the module docstring): skip them.
     cfg = replace(cfg, asr=replace(cfg.asr, partial_every_ms=10**9))
-    model = StreamingAsr(cfg.asr, weights.torch_device(cfg.run.device)).model  # as the ASR worker
+    model = StreamingAsr(cfg.asr, weights.ctranslate2_device(cfg.run.device)).model  # as the ASR worker
     utts: list[Utterance] = []
     extra: dict[str, list[str]] = {}
     for s in sessions:
