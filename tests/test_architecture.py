@@ -95,8 +95,12 @@ def test_the_launcher_does_not_load_torch():
     import subprocess
     import sys
 
+    # What a run's launcher touches: the commands, the app layer, the supervisor, the registry
+    # and every source it checks before spawning the workers.
     code = ("import sys; from stream.cli import build_parser; import stream.app.pipeline, "
-            "stream.app.replay, stream.app.sinks; build_parser(); "
+            "stream.app.replay, stream.app.sinks, stream.process.supervisor, stream.sources.audio, "
+            "stream.sources.video, stream.sources.session, stream.session.importer; build_parser(); "
+            "from stream.modalities.registry import modalities; modalities(); "
             "print(sorted(m for m in ('torch', 'transformers', 'torchaudio') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

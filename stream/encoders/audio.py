@@ -5,12 +5,14 @@ The embedding is the log-mel statistics of the chunk (mean and standard
 deviation per mel band, 2 x n_mels): cheap, stable, and what the learned
 fusion model consumes; no pretrained audio-event network is available
 offline here.
+
+torch is imported where it is used, not at the top: the launcher and the sources need only
+``SR`` and ``to_mono_16k`` from here, and a process that loads no model stays lean.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 SR = 16000
 VAD_FRAME = 512
@@ -25,6 +27,8 @@ class LogMel:
         self.n_mels = n_mels
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
             m = self.mel(torch.from_numpy(chunk))
         return torch.log(m + 1e-6).T.contiguous().numpy()  # (frames, n_mels)
@@ -39,6 +43,8 @@ class Vad:
         self.model = load_silero_vad(onnx=False)
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
             return np.array([float(self.model(torch.from_numpy(chunk[i:i + VAD_FRAME]), SR))
                              for i in range(0, len(chunk) - VAD_FRAME + 1, VAD_FRAME)], np.float32)
@@ -64,6 +70,7 @@ def to_mono_16k(x: np.ndarray, sr: int) -> np.ndarray:
         x = x.mean(1)
     x = x.astype(np.float32)
     if sr != SR:
+        import torch
         import torchaudio.functional as F
 
         x = F.resample(torch.from_numpy(x), sr, SR).numpy()

@@ -92,3 +92,16 @@ def torch_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
+
+
+def ctranslate2_device(name: str) -> str:
+    """``torch_device`` for the recogniser, asked of CTranslate2 itself: the ASR worker then
+    never imports torch (~300 MB and a second of start-up it does not use)."""
+    import ctranslate2
+
+    has_cuda = ctranslate2.get_cuda_device_count() > 0
+    if name == "cuda" and not has_cuda:
+        raise ModelMissing("run.device is 'cuda' but no CUDA device is available")
+    if name == "auto":
+        return "cuda" if has_cuda else "cpu"
+    return name

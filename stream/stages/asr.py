@@ -21,7 +21,7 @@ class AsrStage(Stage):
             from stream.encoders import weights
             from stream.encoders.asr import StreamingAsr
 
-            self.asr = StreamingAsr(ctx.cfg.asr, weights.torch_device(ctx.cfg.run.device))
+            self.asr = StreamingAsr(ctx.cfg.asr, weights.ctranslate2_device(ctx.cfg.run.device))
 
     def process(self, m: Message) -> list[Output]:
         enc0 = now_ns()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stream.offline.restarts import alive, children
+from stream.offline import procfs
+from stream.offline.procfs import alive, children
 from stream.process.rundir import running_assistants
 
 pytestmark = pytest.mark.e2e
@@ -86,6 +87,13 @@ def test_a_killed_worker_is_restarted_and_predictions_go_on(tmp_path):
         assert p.stdout.readline().startswith("{")
         before = children(p.pid)
         video = [w for w in before if b"workers.video" in Path(f"/proc/{w}/cmdline").read_bytes()]
+        # Video gives way to hearing on a busy machine (a lower CPU priority), the rest do not.
+        assert {procfs.nice(w) - procfs.nice(p.pid) for w in before} == {0, 10}
+        assert procfs.nice(video[0]) - procfs.nice(p.pid) == 10
+        # Lean processes: the recogniser (CTranslate2) and the launcher never load torch.
+        asr = [w for w in before if b"workers.asr" in Path(f"/proc/{w}/cmdline").read_bytes()]
+        for pid in (asr[0], p.pid):
+            assert b"libtorch" not in Path(f"/proc/{pid}/maps").read_bytes()
         os.kill(video[0], signal.SIGKILL)
         # Predictions continue while video is gone, with video marked missing...
         seen_missing, seen_back = False, False
