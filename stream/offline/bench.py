@@ -3,14 +3,20 @@
 Every figure is a median (p50) or tail (p95/p99) over repeated runs in one
 invocation, so figures from the same run can be compared. Sections:
 
-* transport: ZeroMQ one-way latency between two processes (1 KB, 1 MB);
+* transport: ZeroMQ (our envelope, ipc, as between the workers) against
+  ``multiprocessing.Queue`` with pickle, in the same run: one-way latency and
+  messages per second at 1 KB, 100 KB and 1 MB;
 * encoders: per frame, audio chunk, sentence, utterance, fusion window;
 * pipeline: the real worker processes on real media, paced in real time:
   end of a spoken command -> its intent, typed line -> its prediction,
   frame capture -> its features (320x240 at 15 fps); and the same commands
   played into a virtual room and heard through PortAudio, interleaved with
   the same commands from a file (when PulseAudio is installed; not in --quick;
-  ``python -m stream.offline.bench ROUNDS`` runs only this comparison).
+  ``python -m stream.offline.bench ROUNDS`` runs only this comparison);
+* loaded: the pipeline section again while other processes keep every core busy;
+* processes: ``live`` started as a user starts it: launch to first prediction,
+  memory (RSS, PSS) and CPU per process;
+* sessions: replay speed, recording size.
 """
 
 from __future__ import annotations
@@ -60,45 +66,100 @@ def timeit(fn, n: int, warm: int = 3) -> dict:
 
 
 # -- transport ------------------------------------------------------------------
-_PUBLISHER = r"""
-import sys, time, numpy as np, zmq
-sys.path.insert(0, sys.argv[1])
-from stream.core.message import Message
-from stream.core.transport import Publisher
-ctx = zmq.Context.instance()
-pub = Publisher(ctx, sys.argv[2], hwm=0)
-size, n = int(sys.argv[3]), int(sys.argv[4])
-payload = np.zeros(size // 4, np.float32)
-time.sleep(0.5)  # let the subscriber connect
-for i in range(n):
-    pub.send(Message("b", i, 0, 0, 0, {"x": payload}, topic="b"))
-    time.sleep(0.002)
-pub.send(Message("b", n, 0, 0, 0, meta={"end": True}, topic="b"))
-time.sleep(0.5)
-"""
+SIZES = {"1KB": 1 << 10, "100KB": 100 << 10, "1MB": 1 << 20}
+PACE_S = 0.005
+BURST = {"1KB": 10.0, "100KB": 2.0, "1MB": 0.2}  # messages in a throughput burst, per paced one
 
 
-def bench_transport(n: int) -> dict:
+def _zmq_sender(ep: str, size: int, n: int, pace_s: float) -> None:
+    """A child process publishing ``n`` messages of ``size`` bytes as the workers do."""
+    import zmq
+
+    from stream.core.message import Message
+    from stream.core.transport import Publisher
+
+    ctx = zmq.Context()
+    pub = Publisher(ctx, ep, hwm=0)
+    payload = np.zeros(size // 4, np.float32)
+    time.sleep(0.5)  # let the subscriber connect (a PUB drops what it sends before)
+    for i in range(n):
+        pub.send(Message("b", i, 0, 0, 0, {"x": payload}, topic="b"))
+        if pace_s:
+            time.sleep(pace_s)
+    pub.send(Message("b", n, 0, 0, 0, meta={"end": True}, topic="b"))
+    time.sleep(0.5)
+    pub.close()
+    ctx.term()
+
+
+def _queue_sender(q, size: int, n: int, pace_s: float) -> None:
+    """The same through a ``multiprocessing.Queue`` (pickled by its feeder thread)."""
+    payload = np.zeros(size // 4, np.float32)
+    for i in range(n):
+        q.put({"i": i, "t": now_ns(), "x": payload})
+        if pace_s:
+            time.sleep(pace_s)
+    q.put(None)
+    q.close()
+    q.join_thread()
+
+
+def _over_zmq(size: int, n: int, pace_s: float) -> list[tuple[int, int]]:
+    """(sent, received) times of each message, over ipc as between the workers."""
+    import multiprocessing as mp
+
     import zmq
 
     from stream.core.transport import Subscriber
-    from stream.process.supervisor import free_port
 
-    out = {}
-    repo = str(Path(__file__).resolve().parents[2])
-    for label, size in (("1KB", 1024), ("1MB", 1 << 20)):
-        ep = f"tcp://127.0.0.1:{free_port()}"
+    with tempfile.TemporaryDirectory() as d:
+        ep = f"ipc://{d}/b"
         sub = Subscriber(zmq.Context.instance(), [ep], ["b"], hwm=0)
-        proc = subprocess.Popen([sys.executable, "-c", _PUBLISHER, repo, ep, str(size), str(n)])
-        lat = []
-        while True:
-            m = sub.recv(5000)
-            if m is None or m.meta.get("end"):
-                break
-            lat.append((m.stages["receive"] - m.stages["publish"]) / 1e6)
-        proc.wait()
+        proc = mp.get_context("spawn").Process(target=_zmq_sender, args=(ep, size, n, pace_s))
+        proc.start()
+        got = []
+        while (m := sub.recv(10_000)) is not None and not m.meta.get("end"):
+            got.append((m.stages["publish"], m.stages["receive"]))
+        proc.join()
         sub.close()
-        out[label] = summary(lat[5:])
+    return got
+
+
+def _over_queue(size: int, n: int, pace_s: float) -> list[tuple[int, int]]:
+    import multiprocessing as mp
+    import queue
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_queue_sender, args=(q, size, n, pace_s))
+    proc.start()
+    got = []
+    while True:
+        try:
+            m = q.get(timeout=10)
+        except queue.Empty:
+            break
+        if m is None:
+            break
+        got.append((m["t"], now_ns()))
+    proc.join()
+    return got
+
+
+def bench_transport(n: int) -> dict:
+    """ZeroMQ (our envelope, ipc) against ``multiprocessing.Queue`` with pickle, in the same run:
+    one-way latency (paced, ``PACE_S`` apart: below either's top rate, so nothing backs up) and
+    messages per second (as fast as the sender can)."""
+    out: dict = {"zmq": {}, "mp_queue": {}, "zmq_over_queue_msgs_per_s": {}}
+    for label, size in SIZES.items():
+        burst = max(20, int(n * BURST[label]))
+        for name, path in (("zmq", _over_zmq), ("mp_queue", _over_queue)):
+            lat = [(r - s) / 1e6 for s, r in path(size, n, PACE_S)][5:]
+            got = path(size, burst, 0.0)
+            rate = (len(got) - 1) / ((got[-1][1] - got[0][1]) / 1e9) if len(got) > 1 else 0.0
+            out[name][label] = {**summary(lat), "msgs_per_s": round(rate)}
+        q = out["mp_queue"][label]["msgs_per_s"]
+        out["zmq_over_queue_msgs_per_s"][label] = round(out["zmq"][label]["msgs_per_s"] / q, 2) if q else None
     return out
 
 
@@ -327,6 +388,80 @@ def bench_spoken_paths(n_commands: int, rounds: int = 1) -> dict:
     return {**out, "runs": runs}
 
 
+def _spin() -> None:
+    while True:  # other work on the machine: one busy core
+        pass
+
+
+def bench_loaded(n_commands: int, n_typed: int) -> dict:
+    """The same spoken and typed commands while other processes keep every core busy (at the
+    same priority as ours): how many are answered, and how fast."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    hogs = [ctx.Process(target=_spin, daemon=True) for _ in range(os.cpu_count() or 2)]
+    for h in hogs:
+        h.start()
+    try:
+        r = bench_pipeline(n_commands, n_typed)
+    finally:
+        for h in hogs:
+            h.terminate()
+            h.join()
+    return {f"loaded_{k}": v for k, v in r.items()}
+
+
+def _worker_name(pid: int) -> str:
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    mod = next((a.decode() for a in args if a.startswith(b"workers.")), "")
+    return mod.removeprefix("workers.") or "other"
+
+
+def bench_processes(seconds: float) -> dict:
+    """``live`` from files, started as a user starts it (a new process): seconds from launch to
+    the first prediction, then memory (RSS, PSS) and CPU per process over the steady run."""
+    import threading
+
+    from stream.encoders.weights import REPO
+    from stream.offline import procfs
+
+    with tempfile.TemporaryDirectory() as d:
+        video, wav, _ = _media(Path(d), 3)
+        conf = Path(d) / "loop.toml"  # the media loop for as long as the run lasts
+        conf.write_text((REPO / "configs" / "live.toml").read_text().replace(
+            "[video]\n", "[video]\nloop = true\n").replace("[audio]\n", "[audio]\nloop = true\n"))
+        t0 = time.monotonic()
+        p = subprocess.Popen([sys.executable, str(REPO / "launch.py"), "live", "--config", str(conf),
+                              "--video", str(video), "--audio", str(wav), "--headless",
+                              "--duration", str(seconds)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        first = threading.Event()
+        took: list[float] = []
+
+        def read() -> None:
+            for line in p.stdout:  # type: ignore[union-attr]
+                if not first.is_set() and line.startswith("{"):
+                    took.append(time.monotonic() - t0)
+                    first.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        first.wait(120)
+        time.sleep(1.0)  # past the start-up burst
+        pids = {"launcher": p.pid, **{_worker_name(c): c for c in procfs.children(p.pid)}}
+        cpu0, w0 = {k: procfs.cpu_s(v) for k, v in pids.items()}, time.monotonic()
+        time.sleep(max(1.0, seconds - (time.monotonic() - t0) - 3.0))
+        mem = {k: procfs.memory_mb(v) for k, v in pids.items()}
+        nices = {k: procfs.nice(v) for k, v in pids.items()}
+        wall = time.monotonic() - w0
+        cpu = {k: round(100 * (procfs.cpu_s(v) - cpu0[k]) / wall, 1) for k, v in pids.items()}
+        p.wait(60)
+    per = {k: {**mem[k], "cpu_percent": cpu[k], "nice": nices[k]} for k in sorted(pids)}
+    return {"first_prediction_s": round(took[0], 2) if took else None, "processes": per,
+            "total_rss_mb": round(sum(m["rss_mb"] for m in mem.values())),
+            "total_pss_mb": round(sum(m["pss_mb"] for m in mem.values())),
+            "total_cpu_percent": round(sum(cpu.values()), 1)}
+
+
 # -- sessions ---------------------------------------------------------------------
 def _replay_demo(demo: Path) -> tuple[float, float]:
     """Seconds to replay (and encode) the session at max speed: without and with start-up."""
@@ -404,15 +539,17 @@ def bench_sessions(record_s: float) -> dict:
 
 
 def run_bench(quick: bool = False) -> dict:
-    """Every section; ``quick``: few repetitions, a short pipeline run (a smoke test)."""
+    """Every section; ``quick``: few repetitions, short runs (a smoke test)."""
     n = 30 if quick else 200
     return {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "processor": platform.machine()},
-        "transport_one_way_ms": bench_transport(200 if quick else 1000),
+        "transport": bench_transport(100 if quick else 1000),
         "encoders_ms": bench_encoders(n),
         "pipeline": {**bench_pipeline(2 if quick else 6, 5 if quick else 40),
                      **({} if quick else bench_spoken_paths(6))},
+        "loaded": bench_loaded(2 if quick else 6, 5 if quick else 40),
+        "processes": bench_processes(12 if quick else 30),
         "sessions": bench_sessions(4 if quick else 30),
     }
 
@@ -425,14 +562,26 @@ def print_table(result: dict) -> None:
     t = Table(title="bench (ms)")
     for c in ("what", "n", "p50", "p95", "p99", "note"):
         t.add_column(c)
-    rows = [*((f"zmq one-way {k}", v) for k, v in result["transport_one_way_ms"].items()),
+    tr = result["transport"]
+    rows = [*((f"{path} one-way {k}", v) for path in ("zmq", "mp_queue") for k, v in tr[path].items()),
             *((k, v) for k, v in result["encoders_ms"].items() if isinstance(v, dict)),
-            *((k, v) for k, v in result["pipeline"].items() if isinstance(v, dict))]
+            *((k, v) for k, v in result["pipeline"].items() if isinstance(v, dict)),
+            *((k, v) for k, v in result["loaded"].items() if isinstance(v, dict))]
     for k, v in rows:
-        note = v.get("recognised") or v.get("answered") or ""
+        rate = f"{v['msgs_per_s']} msg/s" if "msgs_per_s" in v else ""
+        note = v.get("recognised") or v.get("answered") or rate
         t.add_row(k, str(v["n"]), str(v["p50"]), str(v["p95"]), str(v["p99"]), note)
     con.print(t)
+    con.print(f"ZeroMQ / multiprocessing.Queue, messages per second: {tr['zmq_over_queue_msgs_per_s']}")
     con.print(f"ASR utterance length: {result['encoders_ms']['asr_utterance_s']} s")
+    pr = result["processes"]
+    t = Table(title=f"processes (first prediction {pr['first_prediction_s']} s after launch)")
+    for c in ("process", "RSS MB", "PSS MB", "CPU %"):
+        t.add_column(c)
+    for k, v in pr["processes"].items():
+        t.add_row(k, str(v["rss_mb"]), str(v["pss_mb"]), str(v["cpu_percent"]))
+    t.add_row("total", str(pr["total_rss_mb"]), str(pr["total_pss_mb"]), str(pr["total_cpu_percent"]))
+    con.print(t)
     for k, v in result["sessions"].items():
         con.print(f"{k}: {v}")
 

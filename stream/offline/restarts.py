@@ -22,6 +22,7 @@ from pathlib import Path
 from stream import config
 from stream.app.pipeline import Pipeline
 from stream.app.sinks import MemorySink
+from stream.offline.procfs import alive, children
 from stream.process.stage import RunOptions
 
 
@@ -101,26 +102,6 @@ def recording_restarts(rounds: int = 2) -> dict:
     out["frames_decodable"] = f"{sum(1 for _ in s.frames())}/{len(ids)}"
     out["frame_ids_unique_and_in_order"] = ids == list(range(len(ids)))
     return out
-
-
-def children(pid: int) -> set[int]:
-    """The live child processes of ``pid`` (from /proc)."""
-    out = set()
-    for d in Path("/proc").iterdir():
-        try:
-            if d.name.isdigit() and int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                out.add(int(d.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def stop_times(rounds: int = 3) -> dict:
