@@ -78,10 +78,10 @@ def _session_audio(session: Session) -> tuple[float, np.ndarray]:
 
 def whole_utterance(asr, x: np.ndarray) -> str:
     """One decode of a whole utterance, with the streaming path's decode settings."""
-    segs, _ = asr.model.transcribe(x, language="en", beam_size=asr.cfg.beam_size,
-                                   word_timestamps=False, condition_on_previous_text=False,
-                                   vad_filter=False, without_timestamps=True, initial_prompt=asr.prompt,
-                                   temperature=0.0)
+    from stream.encoders.asr import decode_options
+
+    segs, _ = asr.model.transcribe(x, without_timestamps=True,
+                                   **decode_options(asr.cfg.beam_size, asr.prompt))
     return " ".join(s.text.strip() for s in segs).strip()
 
 

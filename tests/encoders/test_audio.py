@@ -62,6 +62,5 @@ def test_streaming_asr_gives_the_right_final_with_its_time_span(speech):
     assert words == "turn on the kitchen lights"
     assert abs(finals[0].t_start / 1e9 - s0) < 0.25
     assert abs(finals[0].t_end / 1e9 - s1) < 0.3
-    assert [w for w, _, _ in finals[0].words][0].lower() == "turn"
     # While speech goes on, the watermark holds at the utterance start.
     assert all(t.t_start >= 0 for t in out)

@@ -65,6 +65,22 @@ def test_asr_stage_segments_speech_and_finishes_at_end_of_stream(tmp_path):
     assert finals[1].t_end / S <= 3.0 + 0.1
 
 
+def test_partials_give_way_when_decoding_is_slow_and_finals_are_unchanged(tmp_path):
+    """A busy machine (decodes slow): fewer partials, so they do not starve the final."""
+    msgs = audio_messages(tone_wav(tmp_path / "a.wav", [(0.5, 5.0)], 5.6))
+    got = {}
+    for decode_s in (0.0, 0.5):
+        whisper = ScriptedWhisper(["turn on the kitchen lights please"], decode_s=decode_s)
+        outs = run_stage(AsrStage(StreamingAsr(Config().asr, model=whisper)), [*msgs, eos("audio")])
+        got[decode_s] = ([o.meta["text"] for o in outs if o.meta["final"]],
+                         sum(not o.meta["final"] for o in outs))
+    (fast_final, fast_partials), (slow_final, slow_partials) = got[0.0], got[0.5]
+    assert fast_final == slow_final == ["turn on the kitchen lights please"]
+    # 4.5 s of speech: a partial each second when decodes are quick; every 1.25 s or more
+    # (2.5 x the 0.5 s decode) when they are slow.
+    assert fast_partials == 4 and slow_partials < fast_partials
+
+
 def test_text_stage_orders_scripted_lines_behind_the_asr_watermark():
     opts = RunOptions(typed=[{"t": 2.0, "text": "pause the music"}], scripted=True)
     asr = [Message("asr", 0, S // 2, S, S // 2, meta={"text": "turn on the lights", "final": True},
