@@ -44,7 +44,9 @@ def _writer(root, source):
 
 
 def _show(g: dict) -> str:
-    return f"vad {g['vad']:.2f}" if "vad" in g else ""
+    if "vad" not in g:
+        return ""
+    return f"vad {g['vad']:.2f}" + (f"  level {g['level_db']:.0f} dBFS" if "level_db" in g else "")
 
 
 AUDIO = register(Modality(

@@ -39,6 +39,8 @@ def _show(g: dict) -> str:
     if "face" not in g:
         return ""
     note = f"face {'yes' if g['face'] else 'no'}"
+    if g["face"]:
+        note += f"  {'facing' if g.get('facing') else 'turned away'}  mouth {g.get('mouth', 0):.3f}"
     if g.get("fps", 0) < 0.8 * g.get("fps_target", 0):  # live: newest frame only, the rest shed
         note += f"  shedding: {g['fps']} of {g['fps_target']} fps (CPU busy; hearing first)"
     return note

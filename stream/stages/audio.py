@@ -7,6 +7,8 @@ carries the raw chunk too (``pcm``), for the ASR worker.
 
 from __future__ import annotations
 
+import numpy as np
+
 from stream.core.clock import now_ns
 from stream.encoders.audio import SR
 from stream.process.stage import Output, StageContext
@@ -50,7 +52,9 @@ class AudioStage(CaptureStage):
         enc1 = now_ns()
         if hasattr(self.source, "overflows"):
             self.ctx.stats["overflow"] = self.source.overflows
-        self.ctx.gauges.update(encode_ms=round((enc1 - enc0) / 1e6, 2), vad=round(vad, 2))
+        level = 20 * np.log10(float(np.sqrt(np.mean(np.square(chunk)))) + 1e-9)  # dBFS
+        self.ctx.gauges.update(encode_ms=round((enc1 - enc0) / 1e6, 2), vad=round(vad, 2),
+                               level_db=round(max(level, -99.0), 1))
         return [Output("audio", t, t_end, {"pcm": chunk, "logmel": logmel, "embedding": emb},
                        meta={"vad": round(vad, 4)},
                        stages={"capture": cap_ns, "encode_start": enc0, "encode_end": enc1},

@@ -92,6 +92,8 @@ class VideoStage(CaptureStage):
         g = self.ctx.gauges
         g["encode_ms"] = round(enc_ns / 1e6, 1)
         g["face"] = bool(cues[0])
+        g["facing"] = bool(cues[0] and cues[6])  # cues: present, score, box x4, facing, yaw, mouth, activity
+        g["mouth"] = round(float(cues[9]), 3)
         self.n += n
         if time.monotonic() - self.t_rate >= 1.0:
             g["fps"] = round(self.n / (time.monotonic() - self.t_rate), 1)

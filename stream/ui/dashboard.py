@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 STATUS_STYLE = {"ok": "green", "stale": "yellow", "missing": "red"}
+BARS = "▁▂▃▄▅▆▇█"
 WORKER_STYLE = {"ok": "green", "starting": "yellow", "down": "red", "lost": "bold red"}
 
 
@@ -26,6 +27,7 @@ class DashState:
         self.lock = threading.Lock()
         self.current: dict[str, Any] = {}
         self.timeline: deque[dict] = deque(maxlen=12)
+        self.recent: deque[tuple[float, float, str]] = deque(maxlen=300)  # (t, addressed, intent)
         self.partial = ""
         self.final = ""
         self.typed = ""
@@ -36,6 +38,7 @@ class DashState:
     def prediction(self, p: dict) -> None:
         with self.lock:
             self.current = p
+            self.recent.append((p.get("t", 0.0), p.get("addressed", 0.0), p.get("intent", "none")))
             last = self.timeline[-1] if self.timeline else None
             if last is None or last["intent"] != p["intent"] or p.get("event"):
                 self.timeline.append(p)
@@ -47,7 +50,8 @@ class DashState:
             else:
                 self.partial = text
 
-    def _now(self, p: dict, partial: str, final: str, typed: str) -> Panel:
+    def _now(self, p: dict, partial: str, final: str, typed: str,
+             recent: list[tuple[float, float, str]]) -> Panel:
         intent = p.get("intent", "…")
         head = Text()
         head.append(f"{intent}", style="bold magenta" if intent not in ("none", "…") else "bold")
@@ -72,7 +76,25 @@ class DashState:
         if typed:
             talk.append("   typed: ", style="dim")
             talk.append(typed)
-        return Panel(Group(head, mods, talk), title=self.title, border_style="cyan")
+        return Panel(Group(head, mods, talk, self._spark(recent)), title=self.title, border_style="cyan")
+
+    @staticmethod
+    def _spark(recent: list[tuple[float, float, str]], span_s: float = 10.0, width: int = 40) -> Text:
+        """The last ``span_s`` seconds at a glance: the addressed score as a sparkline, a
+        command's onset marked in colour."""
+        out = Text("last 10 s  ", style="dim")
+        if not recent:
+            return out
+        t_end = recent[-1][0]
+        cells: list[tuple[float, str]] = [(0.0, "none")] * width
+        for t, a, intent in recent:
+            if t > t_end - span_s:
+                k = min(width - 1, int((t - (t_end - span_s)) / span_s * width))
+                cells[k] = (max(cells[k][0], a), intent if intent != "none" else cells[k][1])
+        for a, intent in cells:
+            out.append(BARS[min(len(BARS) - 1, int(a * len(BARS)))],
+                       style="bold magenta" if intent != "none" else ("green" if a >= 0.5 else "dim"))
+        return out
 
     @staticmethod
     def _timeline(timeline: list[dict]) -> Table:
@@ -130,11 +152,12 @@ class DashState:
         with self.lock:
             p = dict(self.current)
             timeline = list(self.timeline)
+            recent = list(self.recent)
             health = {k: dict(v) for k, v in self.health.items()}
             partial, final, typed, events = self.partial, self.final, self.typed, list(self.events)
             recording = self.recording
         layout = Layout()
-        layout.split_column(Layout(self._now(p, partial, final, typed), size=6),
+        layout.split_column(Layout(self._now(p, partial, final, typed, recent), size=7),
                             Layout(Panel(self._timeline(timeline), title="recent predictions"), ratio=2),
                             Layout(Panel(Group(self._health(health), self._foot(health, events, recording)),
                                          title="health"), ratio=2))
