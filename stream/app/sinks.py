@@ -182,3 +182,46 @@ class DashboardSink(Sink):
     def close(self, ok: bool) -> None:
         if self.live is not None:
             self.live.stop()
+
+
+class SvgSink(Sink):
+    """The dashboard as a picture: the frame as it was just after the first command (the
+    latest frame if none came) written to ``path`` as SVG at the end (rich's export)."""
+
+    def __init__(self, path: str | Path, title: str, width: int = 100, height: int = 32) -> None:
+        from stream.ui.dashboard import DashState
+
+        self.path, self.width, self.height = Path(path), width, height
+        self.state = DashState(title)
+        self.after: int | None = None  # predictions still to take after the first command
+        self.svg: str | None = None
+
+    def prediction(self, p: dict) -> None:
+        self.state.prediction(p)
+        if self.after is None and p.get("intent", "none") != "none":
+            self.after = 3  # a moment later, so the timeline and transcript show it too
+        elif self.after is not None and self.svg is None:
+            self.after -= 1
+            if self.after <= 0:
+                self.svg = self._render()
+
+    def transcript(self, text: str, final: bool) -> None:
+        self.state.transcript(text, final)
+
+    def tick(self, health: dict[str, dict], events: list[str]) -> None:
+        self.state.health = health
+        self.state.events.extend(events)
+
+    def _render(self) -> str:
+        import io
+
+        from rich.console import Console
+
+        con = Console(record=True, width=self.width, height=self.height, file=io.StringIO())
+        con.print(self.state.render())
+        return con.export_svg(title=self.state.title)
+
+    def close(self, ok: bool) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")  # whole or not at all
+        tmp.write_text(self.svg or self._render())
+        tmp.replace(self.path)

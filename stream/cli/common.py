@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from stream import config
-from stream.app.sinks import DashboardSink, FileSink, JsonLinesSink, RecordingSink, Sink
+from stream.app.sinks import DashboardSink, FileSink, JsonLinesSink, RecordingSink, Sink, SvgSink
 from stream.errors import fail
 from stream.session.format import Session
 
@@ -89,6 +89,9 @@ def output_sinks(args: argparse.Namespace, title: str, interactive: bool = False
     sinks.append(JsonLinesSink() if quiet else DashboardSink(title, interactive, rec))
     if getattr(args, "predictions", None):
         sinks.append(FileSink(args.predictions))
+    if getattr(args, "svg", None):
+        check_output(args.svg, "--svg")
+        sinks.append(SvgSink(args.svg, title))
     if rec is not None:
         sinks.append(rec)
     return sinks

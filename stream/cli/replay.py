@@ -20,6 +20,7 @@ def replay_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--end", type=float, help="session second to stop at")
     sp.add_argument("--headless", action="store_true", help="JSON lines instead of the dashboard")
     sp.add_argument("--predictions", help="also write predictions to OUT.jsonl")
+    sp.add_argument("--svg", help="also save the dashboard, just after the first command, as SVG")
 
 
 def add(sub) -> None:

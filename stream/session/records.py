@@ -39,15 +39,26 @@ def _num(obj: dict, key: str, where: str) -> float:
     return float(v)
 
 
+def _span(obj: dict, where: str, what: str) -> tuple[float, float]:
+    start, end = _num(obj, "start", where), _num(obj, "end", where)
+    if end <= start:
+        raise SessionError(f"{where}: {what} ends ({end}) before it starts ({start})")
+    return start, end
+
+
+def _text(obj: dict, where: str) -> str:
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise SessionError(f"{where}: field 'text' must be a non-empty string")
+    return text.strip()
+
+
 def read_text_events(path: Path) -> list[dict]:
     out = []
     for i, obj in _jsonl(path):
         where = f"{path}:{i}"
         t = _num(obj, "t", where)
-        text = obj.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise SessionError(f"{where}: field 'text' must be a non-empty string")
-        out.append({"t": t, "end": t, "text": text.strip(), "source": "typed"})
+        out.append({"t": t, "end": t, "text": _text(obj, where), "source": "typed"})
     return out
 
 
@@ -56,9 +67,7 @@ def read_labels(path: Path, known: list[str] | None = None) -> list[dict]:
     spans = []
     for i, obj in _jsonl(path):
         where = f"{path}:{i}"
-        start, end = _num(obj, "start", where), _num(obj, "end", where)
-        if end <= start:
-            raise SessionError(f"{where}: span ends ({end}) before it starts ({start})")
+        start, end = _span(obj, where, "span")
         intent = obj.get("intent")
         if not isinstance(intent, str) or (known is not None and intent not in known):
             raise SessionError(f"{where}: unknown intent {intent!r} (known: {', '.join(known)})")
@@ -85,15 +94,11 @@ def read_speech(path: Path) -> list[dict]:
     out = []
     for i, obj in _jsonl(path):
         where = f"{path}:{i}"
-        start, end = _num(obj, "start", where), _num(obj, "end", where)
-        if end <= start:
-            raise SessionError(f"{where}: utterance ends ({end}) before it starts ({start})")
-        text, voice = obj.get("text"), obj.get("voice", "unknown")
-        if not isinstance(text, str) or not text.strip():
-            raise SessionError(f"{where}: field 'text' must be a non-empty string")
+        start, end = _span(obj, where, "utterance")
+        voice = obj.get("voice", "unknown")
         if not isinstance(voice, str):
             raise SessionError(f"{where}: field 'voice' must be a string")
-        out.append({**obj, "start": start, "end": end, "text": text.strip(), "voice": voice})
+        out.append({**obj, "start": start, "end": end, "text": _text(obj, where), "voice": voice})
     return sorted(out, key=lambda u: u["start"])
 
 

@@ -35,3 +35,20 @@ def test_the_dashboard_says_when_video_sheds_frames_and_why():
     con = Console(record=True, width=160, height=30)
     con.print(d.render())
     assert "shedding: 4.2 of 15.0 fps (CPU busy; hearing first)" in con.export_text()
+
+
+def test_it_stays_readable_in_an_80x24_terminal():
+    d = DashState("live")
+    for i in range(60):  # 12 s of predictions, a command near the end
+        d.prediction({"t": i * 0.2, "intent": "HassTurnOn" if i == 55 else "none", "confidence": 0.9,
+                      "addressed": 0.9 if i > 50 else 0.1, "modalities": {"video": "ok", "audio": "ok"},
+                      "text": "turn on the kitchen lights" if i == 55 else ""})
+    d.health = {n: {"state": "ok", "gauges": {}, "stats": {}} for n in ("video", "audio", "asr", "text",
+                                                                      "fusion")}
+    con = Console(record=True, width=80, height=24)
+    con.print(d.render())
+    lines = con.export_text().splitlines()
+    assert len(lines) <= 24 and max(len(x) for x in lines) <= 80
+    out = "\n".join(lines)
+    for needle in ("HassTurnOn", "addressed", "last 10 s", "fusion", "video"):
+        assert needle in out, needle
