@@ -388,26 +388,13 @@ def bench_spoken_paths(n_commands: int, rounds: int = 1) -> dict:
     return {**out, "runs": runs}
 
 
-def _spin() -> None:
-    while True:  # other work on the machine: one busy core
-        pass
-
-
 def bench_loaded(n_commands: int, n_typed: int) -> dict:
     """The same spoken and typed commands while other processes keep every core busy (at the
     same priority as ours): how many are answered, and how fast."""
-    import multiprocessing as mp
+    from stream.offline.busy import busy
 
-    ctx = mp.get_context("spawn")
-    hogs = [ctx.Process(target=_spin, daemon=True) for _ in range(os.cpu_count() or 2)]
-    for h in hogs:
-        h.start()
-    try:
+    with busy():
         r = bench_pipeline(n_commands, n_typed)
-    finally:
-        for h in hogs:
-            h.terminate()
-            h.join()
     return {f"loaded_{k}": v for k, v in r.items()}
 
 
