@@ -60,8 +60,10 @@ class AsrConfig:
     max_utterance_s: float = 15.0
     beam_size: int = 1
     # Bias the recogniser toward what people say to a home assistant: "auto" builds a prompt from
-    # the intent set's rooms and devices, "" turns it off, any other text is the prompt itself.
-    prompt: str = "auto"
+    # the intent set's rooms and devices, "" (the default) turns it off, other text is the prompt.
+    # Off by default: it lowers word errors but, with the shipped model, fires more wrong commands
+    # (validation split; docs/decisions.md).
+    prompt: str = ""
     preroll_ms: int = 288  # audio kept from before the VAD's onset (it fires after the first sounds)
 
 

@@ -14,6 +14,22 @@ pytestmark = pytest.mark.integration
 SECRET = "s3cret-pw"
 
 
+def newest_frames(url: str, n: int) -> list:
+    """``n`` frames from the camera at ``url`` with the live policy (newest frame only,
+    skipped ones counted), as (frame, event time, time grabbed)."""
+    src = NetworkCameraSource(url, 15.0)
+    src.connect()
+    grab = LatestFrame(src)
+    grab.start()
+    got = []
+    deadline = time.monotonic() + 20
+    while len(got) < n and time.monotonic() < deadline:
+        if (item := grab.async_read(0.5)) is not None:
+            got.append(item)
+    grab.close()
+    return got
+
+
 def test_urls_are_cameras_and_their_passwords_are_never_shown():
     url = f"rtsp://admin:{SECRET}@192.168.1.20:554/stream1"
     assert is_stream_url(url) and not is_file_spec(url)
@@ -24,16 +40,7 @@ def test_urls_are_cameras_and_their_passwords_are_never_shown():
 
 def test_frames_from_a_network_camera_with_credentials_are_stamped_as_they_arrive():
     with MjpegCamera(media.carphone_path(), auth=f"user:{SECRET}") as cam:
-        src = NetworkCameraSource(cam.url(f"user:{SECRET}"), 15.0)
-        src.connect()
-        grab = LatestFrame(src)  # the live policy: newest frame only, skipped ones counted
-        grab.start()
-        got = []
-        deadline = time.monotonic() + 20
-        while len(got) < 10 and time.monotonic() < deadline:
-            if (item := grab.async_read(0.5)) is not None:
-                got.append(item)
-        grab.close()
+        got = newest_frames(cam.url(f"user:{SECRET}"), 10)
     assert len(got) == 10 and got[0][0].shape == (144, 176, 3)
     ts = [t for _, t, _ in got]
     assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
@@ -103,16 +110,7 @@ def test_a_stream_served_by_the_ffmpeg_cli_is_read_with_the_live_policy():
     from tests.media import ffmpeg_mjpeg_camera
 
     with ffmpeg_mjpeg_camera(media.carphone_path()) as url:
-        src = NetworkCameraSource(url, 15.0)
-        src.connect()
-        grab = LatestFrame(src)
-        grab.start()
-        got = []
-        deadline = time.monotonic() + 20
-        while len(got) < 20 and time.monotonic() < deadline:
-            if (item := grab.async_read(0.5)) is not None:
-                got.append(item)
-        grab.close()
+        got = newest_frames(url, 20)
     assert len(got) == 20 and got[0][0].shape == (144, 176, 3)
     ts = [t for _, t, _ in got]
     assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
