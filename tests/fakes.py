@@ -37,6 +37,8 @@ class HashingTextEmbedder:
 @dataclass
 class _Segment:
     text: str
+    compression_ratio: float = 1.2  # a confident decode: no second pass
+    avg_logprob: float = -0.2
 
 
 class ScriptedWhisper:

@@ -78,11 +78,9 @@ def _session_audio(session: Session) -> tuple[float, np.ndarray]:
 
 def whole_utterance(asr, x: np.ndarray) -> str:
     """One decode of a whole utterance, with the streaming path's decode settings."""
-    from stream.encoders.asr import decode_options
+    from stream.encoders.asr import decode
 
-    segs, _ = asr.model.transcribe(x, without_timestamps=True,
-                                   **decode_options(asr.cfg.beam_size, asr.prompt))
-    return " ".join(s.text.strip() for s in segs).strip()
+    return decode(asr.model, x, asr.cfg.beam_size, asr.prompt)
 
 
 def references(session: Session) -> list[Utterance]:
