@@ -25,6 +25,9 @@ from stream.process.stage import RunOptions
 from stream.process.supervisor import Supervisor
 
 DRAIN_S = 60.0  # after the sources end, how long fusion may take to finish its windows
+# The command line sets this: once a stop signal came, the process is gone within this many
+# seconds whatever hangs (printing every thread's stack first, so the hang can be found).
+STOP_WATCHDOG_S: float | None = None
 
 
 class Pipeline:
@@ -103,7 +106,10 @@ class Pipeline:
                           file=sys.stderr)
                     break
         except KeyboardInterrupt:
-            pass
+            if STOP_WATCHDOG_S:
+                import faulthandler
+
+                faulthandler.dump_traceback_later(STOP_WATCHDOG_S, exit=True)
         finally:
             self.stop(ok)
         if self.sup.lost:

@@ -40,9 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import faulthandler
+
+    from stream.app import pipeline
     from stream.errors import StreamError
 
     args = build_parser().parse_args(argv)
+    if argv is None:  # the real command line, not a caller in-process (tests)
+        pipeline.STOP_WATCHDOG_S = 20.0
     try:
         return args.fn(args)
     except StreamError as e:
@@ -53,3 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:  # nothing may keep a finished command from exiting (see pipeline.STOP_WATCHDOG_S)
+        if argv is None:
+            faulthandler.dump_traceback_later(20.0, exit=True)
