@@ -94,7 +94,10 @@ class Pipeline:
         """Until the sources end (or the duration, Ctrl-C, SIGTERM); StartupError if it cannot start.
 
         Returns 0, or 1 if a worker had to be given up (a stream was lost)."""
-        signal.signal(signal.SIGTERM, _interrupt)
+        # Both explicitly: a process started from a background job inherits SIGINT *ignored*,
+        # and Python then never raises KeyboardInterrupt (seen in CI: Ctrl-C did nothing).
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _interrupt)
         ok = False
         try:
             self.start()
