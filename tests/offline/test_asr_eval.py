@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from stream.cli import main
-from stream.encoders.audio import SR
+from stream.encoders.audio import SR, to_mono_16k
 from stream.offline.media import espeak
 from stream.session.importer import import_session
 from stream.session.records import SPEECH_FILE, write_speech
@@ -22,11 +22,7 @@ def session(tmp_path_factory):
     d = tmp_path_factory.mktemp("asr")
     pieces, refs, t = [np.zeros(SR, np.float32)], [], 1.0
     for text in SAID:
-        x, sr = espeak(text)
-        assert sr == 22050
-        import soxr
-
-        x = soxr.resample(x, sr, SR).astype(np.float32)
+        x = to_mono_16k(*espeak(text))
         refs.append({"start": round(t, 3), "end": round(t + len(x) / SR, 3), "text": text,
                      "voice": "espeak-ng:en-us"})
         pieces += [x, np.zeros(int(1.5 * SR), np.float32)]
