@@ -10,6 +10,7 @@ Binding anywhere but loopback requires CURVE keys.
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -118,20 +119,23 @@ class Subscriber:
         self._last_seq: dict[str, int] = {}
 
     def recv(self, timeout_ms: int = 100) -> Message | None:
-        """Next valid message, or None after ``timeout_ms``. Invalid ones are counted."""
+        """Next valid message, or None after ``timeout_ms``. Invalid ones are counted.
+
+        An invalid message does not shorten the wait: the deadline is fixed on entry, so a
+        sender cannot make a reader give up early by sending garbage first."""
+        deadline = time.monotonic() + timeout_ms / 1000
         while True:
-            if not self.sock.poll(timeout_ms):
+            left_ms = max(0, round((deadline - time.monotonic()) * 1000))
+            if not self.sock.poll(left_ms):
                 return None
             frames = self.sock.recv_multipart(copy=False)
             try:
                 msg = decode(frames)
             except MessageError as e:
                 self.invalid[str(e).split(":")[0][:60]] += 1
-                timeout_ms = 0
                 continue
             if msg.stream not in self.received and len(self.received) >= MAX_STREAMS:
                 self.invalid["too many streams"] += 1  # names a sender invents cannot grow our books
-                timeout_ms = 0
                 continue
             key = f"{msg.stream}/{msg.topic}"
             last = self._last_seq.get(key)
