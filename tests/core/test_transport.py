@@ -28,8 +28,10 @@ def connected(pub: Publisher, sub: Subscriber) -> Message | None:
 def pubsub():
     ctx = zmq.Context.instance()
     ep = f"tcp://127.0.0.1:{free_port()}"
-    pub = Publisher(ctx, ep, hwm=100)
-    sub = Subscriber(ctx, [ep], ["x"], hwm=100)
+    # Far above any burst here: ZeroMQ may shed well below the HWM it is given (its docs: up to
+    # 90% lower), and these tests are about what arrives, not about shedding.
+    pub = Publisher(ctx, ep, hwm=10_000)
+    sub = Subscriber(ctx, [ep], ["x"], hwm=10_000)
     assert connected(pub, sub) is not None
     sub.received.clear()
     sub._last_seq.clear()
@@ -130,5 +132,5 @@ def test_one_sender_cannot_grow_the_books_with_invented_stream_names(pubsub):
         pub.send(Message(f"s{i}", 0, 0, 0, 0, topic="x"))
     pub.send(Message("s0", 1, 0, 0, 0, topic="x"))  # a stream already known still gets through
     m = sub.recv(5000)
-    assert m is not None and (m.stream, m.seq) == ("s0", 1)
+    assert m is not None and (m.stream, m.seq) == ("s0", 1), dict(sub.invalid)
     assert len(sub.received) == MAX_STREAMS and sub.invalid["too many streams"] == 50
