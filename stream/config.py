@@ -91,6 +91,10 @@ class NetConfig:
     base_port: int = 0  # tcp only; 0: pick free ports at start
     hwm: int = 1000
     curve_dir: str = ""  # CURVE keys, required when host is not loopback
+    # Workers on other hosts: name -> the endpoint it publishes on there ("tcp://10.0.0.5:5710").
+    # The run waits for them to join (`launch.py worker NAME --join ...`) instead of starting them.
+    remote: dict[str, str] = field(default_factory=dict)
+    join_port: int = 0  # where remote workers join (on net.host); 0: a free port, printed at start
 
 
 @dataclass
@@ -125,6 +129,11 @@ def _check(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if origin is dict:
+        kt, vt = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return {_check(k, kt, where): _check(v, vt, f"{where}[{k!r}]") for k, v in value.items()}
     if origin is list:
         (inner,) = typing.get_args(tp)
         if not isinstance(value, list):

@@ -18,7 +18,7 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 COMMANDS = ("live", "replay", "demo", "record", "import_session", "eval", "corpus", "train", "say",
-            "devices", "bench", "train_text", "keys", "asr_eval")
+            "devices", "bench", "train_text", "keys", "asr_eval", "worker")
 
 
 class _Parser(argparse.ArgumentParser):

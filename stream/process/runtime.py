@@ -19,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 import zmq
@@ -42,7 +43,7 @@ class Spec:
     options: RunOptions = field(default_factory=RunOptions)
     inputs: list[str] = field(default_factory=list)  # the streams this worker listens to
     parent_pid: int = 0  # the supervisor's: a worker whose parent is gone exits (even one that
-    # lost it while importing, before it could have read its parent's pid itself)
+    # lost it while importing, before it could have read its parent's pid itself); -1: remote
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
@@ -84,6 +85,7 @@ class Runtime:
         self.last_hb = 0
         self.hb_ns = int(self.cfg.run.heartbeat_s * 1e9)
         self.parent = spec.parent_pid or os.getppid()
+        self.host: Any = None  # a remote worker's link to the fusion host (its clock exchanges)
         self.on_heartbeat = lambda m: None  # fusion advances an input's watermark by its heartbeats
         self.loading = True  # in the stage's setup: a stop signal interrupts it at once
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -129,7 +131,10 @@ class Runtime:
             elif cmd == Control.LOST and m.meta.get("stream") in self.inputs:
                 # Given up by the supervisor: nothing more will come from it.
                 self.on_heartbeat(Message(str(m.meta["stream"]), 0, EOS, EOS, EOS))
-        if os.getppid() != self.parent:  # supervisor gone: do not linger
+        if self.parent > 0 and os.getppid() != self.parent:  # supervisor gone: do not linger
+            self.stop.set()
+        if self.host is not None and self.host.silent_s() > self.cfg.run.silent_restart_s:
+            self.stats["fusion_host_silent"] += 1  # a remote worker whose run is gone ends too
             self.stop.set()
         if now - self.last_hb >= self.hb_ns:
             self.last_hb = now
@@ -207,9 +212,10 @@ def _loop(rt: Runtime, stage: Stage) -> None:
             time.sleep(0.01)  # nothing to wait on: do not spin
 
 
-def run_worker(stage: Stage, spec: Spec) -> None:
+def run_worker(stage: Stage, spec: Spec, host: Any = None) -> None:
     """Set the stage up, wait for start, run its turns; at its end, end of stream."""
     rt = Runtime(spec)
+    rt.host = host
     stage.setup(StageContext(rt.cfg, spec.options, spec.endpoints, spec.inputs, rt.stats, rt.gauges))
     rt.loading = False
     rt.on_heartbeat = lambda m: stage.on_heartbeat(m.stream, m.watermark)
@@ -230,18 +236,61 @@ def run_worker(stage: Stage, spec: Spec) -> None:
 
 
 def worker_main(stage_cls: type[Stage]) -> None:
-    """Entry point of ``python -m workers.X @SPEC_FILE``: errors become one line and exit 2."""
-    arg = sys.argv[1]
-    spec = Spec.loads(open(arg[1:]).read() if arg.startswith("@") else arg)
-    code = 0
+    """Entry point of ``python -m workers.X @SPEC_FILE`` (started by the supervisor) or
+    ``python -m workers.X --join ENDPOINT --keys DIR --name NAME [--source SPEC]`` (on another
+    host, see :mod:`stream.process.hosts`): errors become one line and exit 2."""
+    code, host, name = 0, None, "worker"
     try:
-        run_worker(stage_cls(), spec)
+        if sys.argv[1] == "--join":
+            spec, host = join(sys.argv[2:])
+        else:
+            arg = sys.argv[1]
+            spec = Spec.loads(open(arg[1:]).read() if arg.startswith("@") else arg)
+        name = spec.name
+        run_worker(stage_cls(), spec, host)
+        if host is not None and host.silent_s() > spec.config["run"]["silent_restart_s"]:
+            print(f"{name}: the fusion host went silent; leaving", file=sys.stderr, flush=True)
+            code = 1
     except StreamError as e:
-        print(f"{spec.name}: {e}", file=sys.stderr, flush=True)
+        print(f"{name}: {e}", file=sys.stderr, flush=True)
         code = 2
     except KeyboardInterrupt:
         pass
+    if host is not None:
+        host.stop()
     _leave(code)
+
+
+def join(argv: list[str]) -> tuple[Spec, Any]:
+    """A remote worker joins a running assistant: its spec from the fusion host, its keys and
+    (optionally) its source from this one; returns once its clock is mapped onto fusion's."""
+    import argparse
+
+    from stream.core.keys import load_keys
+    from stream.process.hosts import HostClient
+
+    p = argparse.ArgumentParser(prog="worker")
+    p.add_argument("endpoint")
+    p.add_argument("--keys", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--source")
+    p.add_argument("--plugin", action="append", default=[])  # modules this host agrees to import
+    p.add_argument("--timeout", type=float, default=60.0)
+    a = p.parse_args(argv)
+    keys = load_keys(a.keys)
+    host = HostClient(zmq.Context.instance(), a.endpoint, keys.for_client(), a.name)
+    text, _ = host.join_run(a.timeout)
+    spec = Spec.loads(text)
+    spec.config["net"]["curve_dir"] = str(Path(a.keys).resolve())  # this host's copy of the keys
+    # The fusion host names the plugins of its run; this host imports only those it agreed to.
+    spec.config["run"]["plugins"] = [m for m in spec.config["run"]["plugins"] if m in a.plugin]
+    if a.source is not None:
+        spec.options.sources = {**spec.options.sources, spec.name: a.source}
+    spec.parent_pid = -1
+    host.start()
+    if not host.mapped.wait(a.timeout):
+        raise StreamError(f"{a.endpoint}: joined, but no clock estimate came in {a.timeout:.0f} s")
+    return spec, host
 
 
 def _leave(code: int) -> NoReturn:

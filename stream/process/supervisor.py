@@ -32,6 +32,7 @@ from stream.core.message import Control, Message, Topic
 from stream.core.transport import Publisher, Subscriber, apply_curve, is_loopback
 from stream.errors import StreamError
 from stream.modalities.registry import WorkerDecl, modalities
+from stream.process.hosts import HostServer
 from stream.process.rundir import RunDir
 from stream.process.runtime import Spec
 from stream.process.stage import RunOptions
@@ -60,10 +61,29 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+class RemoteProcess:
+    """Stands in for the process of a worker another host runs: nothing here can start, stop or
+    wait for it; it joins by itself, and the run stops it with the ``stop`` control message."""
+
+    pid = None
+    returncode = None
+
+    def poll(self) -> None:
+        return None
+
+    def terminate(self) -> None:
+        pass
+
+    kill = terminate
+
+    def wait(self, timeout: float | None = None) -> None:
+        return None
+
+
 @dataclass
 class Proc:
     name: str
-    popen: subprocess.Popen
+    popen: subprocess.Popen | RemoteProcess
     log: Path
     restarts: int = 0  # in this run (the dashboard shows it)
     in_row: int = 0  # failures since it last ran steadily (run.max_restarts bounds these)
@@ -107,6 +127,7 @@ class Supervisor:
         self.workers = {w.name: w for w in decls}
         self.names = list(self.workers)
         self.rundir = RunDir()  # private: ipc sockets, the `say` discovery file
+        self.remote = check_remote(cfg, self.names)  # before any keys are made up for the run
         if cfg.net.transport == "tcp" and not cfg.net.curve_dir and is_loopback(f"tcp://{cfg.net.host}:1"):
             # Loopback TCP is open to every local user: keys of its own for this run. (Another
             # host needs keys from a file: without them, binding there is refused.)
@@ -114,6 +135,7 @@ class Supervisor:
             self.cfg = cfg = replace(cfg, net=replace(cfg.net, curve_dir=str(keys_dir)))
         self.keys = bus_keys(cfg.net.curve_dir)
         self.endpoints = self._endpoints(cfg)
+        self.hosts: HostServer | None = None  # remote workers join (and have their clocks kept) here
         self.ctx = zmq.Context.instance()
         self.last_t: float | None = None  # the newest prediction's t: a restarted fusion resumes after it
         self.watermarks: dict[str, int] = {}  # per worker, the newest its heartbeats promised
@@ -138,7 +160,10 @@ class Supervisor:
             return {n: self.rundir.endpoint(n) for n in names}
         host = cfg.net.host
         port = (lambda i: cfg.net.base_port + i) if cfg.net.base_port else (lambda i: free_port(host))
-        return {n: f"tcp://{host}:{port(i)}" for i, n in enumerate(names)}
+        eps = {n: f"tcp://{host}:{port(i)}" for i, n in enumerate(names)}
+        eps.update(cfg.net.remote)  # those workers bind on their own hosts
+        eps["hosts"] = f"tcp://{host}:{cfg.net.join_port or free_port(host)}"
+        return eps
 
     # -- processes ---------------------------------------------------------
     def _spec(self, name: str, restart: bool = False) -> Spec:
@@ -149,10 +174,17 @@ class Supervisor:
             done = max(self.watermarks.get(name, -1), self.origin_ns) - self.origin_ns
             opts = replace(opts, resume_after_s=max(opts.start_s, done / 1e9))
         return Spec(name, self.cfg.to_dict(), self.endpoints, opts, list(self.workers[name].inputs),
-                    os.getpid())
+                    -1 if name in self.remote else os.getpid())
+
+    def _remote_spec(self, name: str) -> tuple[str, str]:
+        """What a remote worker gets when it joins (a rejoin mid-run resumes like a restart)."""
+        return self._spec(name, restart=self.origin_ns is not None).dumps(), self.workers[name].module
 
     def _spawn(self, name: str, restarts: int = 0, in_row: int = 0) -> None:
         log = self.rundir.path / f"{name}.log"  # logs and specs go with the run at its end
+        if name in self.remote:
+            self.procs[name] = Proc(name, RemoteProcess(), log)
+            return
         f = open(log, "ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # The spec goes in a file: a replay's scripted text can outgrow the argument list.
@@ -177,6 +209,8 @@ class Supervisor:
         self.control = Publisher(self.ctx, self.endpoints["control"], curve=server)
         self.sub = Subscriber(self.ctx, [self.endpoints[n] for n in self.names],
                               [Topic.HEARTBEAT, Topic.PREDICTION, Topic.TRANSCRIPT], hwm=0, curve=client)
+        if self.remote:
+            self._serve_hosts(server)
         for n in self.names:
             self._spawn(n)
         deadline = time.monotonic() + timeout_s
@@ -187,7 +221,7 @@ class Supervisor:
                 break
             if time.monotonic() > deadline:
                 slow = [n for n in self.names if not self._ready(n)]
-                last = "; ".join(f"{n}: {last_line(self.procs[n].log) or 'no output'}" for n in slow)
+                last = "; ".join(f"{n}: {self._why_not_up(n)}" for n in slow)
                 raise StartupError(f"workers did not come up in {timeout_s:.0f} s ({last})")
         self.rundir.announce(self.endpoints["say"], self.cfg.net.curve_dir)  # `say` can find us now
         self.origin_ns = now_ns() + 50_000_000
@@ -202,7 +236,26 @@ class Supervisor:
     def _ready(self, name: str) -> bool:
         hb = self.procs[name].hb
         want = set(self.workers[name].inputs)
-        return bool(hb) and want <= set(hb.get("inputs", []))
+        synced = name not in self.remote or (self.hosts is not None and self.hosts.synced(name))
+        return bool(hb) and want <= set(hb.get("inputs", [])) and synced
+
+    def _why_not_up(self, name: str) -> str:
+        if name not in self.remote:
+            return last_line(self.procs[name].log) or "no output"
+        if self.procs[name].hb:
+            return "joined, but its clock is not estimated yet"
+        return f"remote, never joined (on its host: launch.py worker {name} --join {self.endpoints['hosts']})"
+
+    def _serve_hosts(self, server) -> None:
+        """Listen for the remote workers: they join, get their spec and have their clocks kept."""
+        self.hosts = HostServer(self.ctx, self.endpoints["hosts"], server, self._remote_spec,
+                                set(self.remote))
+        self.hosts.start()
+        self.hosts.bound.wait(10)
+        if self.hosts.error:
+            raise StartupError(self.hosts.error)
+        print(f"remote workers ({', '.join(sorted(self.remote))}) join at {self.endpoints['hosts']}",
+              file=sys.stderr, flush=True)
 
     def _check_startup(self) -> None:
         for p in self.procs.values():
@@ -228,12 +281,14 @@ class Supervisor:
                 p = self.procs[m.stream]
                 p.last_hb, p.hb = time.monotonic(), m.meta
                 self.watermarks[m.stream] = max(self.watermarks.get(m.stream, -1), m.watermark)
-                p.heard = p.heard or m.meta.get("pid") == p.popen.pid
-                if m.meta.get("pid") == p.popen.pid:  # not a dead predecessor's last words
+                own = p.popen.pid is None or m.meta.get("pid") == p.popen.pid  # (remote: whichever joined)
+                p.heard = p.heard or own
+                if own:  # not a dead predecessor's last words
                     state = "ok" if m.meta.get("started") else "starting"
                     if self.health.get(m.stream, {}).get("state") != state:
                         self.state_changes.append((time.monotonic(), m.stream, state))
-                    self.health[m.stream] = {**m.meta, "restarts": p.restarts, "state": state}
+                    self.health[m.stream] = {**m.meta, "restarts": p.restarts, "state": state,
+                                             **self._clock(m.stream)}
             elif m.topic == Topic.PREDICTION:
                 if m.meta.get("eos"):
                     self.finished = True
@@ -264,6 +319,13 @@ class Supervisor:
                 elif self.ending and p.heard and p.hb.get("started") and not p.told_end:
                     self._send(Control.END, to=name)  # restarted after the end was called
                     p.told_end = True
+                continue
+            if name in self.remote:  # nothing here can restart it: it joins again by itself
+                if p.heard and self.health.get(name, {}).get("state") != "away":
+                    self._state(name, "away")
+                    self.events.append(f"{name}: remote worker silent for {run.silent_restart_s:.0f} s; "
+                                       "waiting for it to join again")
+                    p.told_end = False
                 continue
             if p.next_restart == 0.0:
                 self._failed(p, now, dead)
@@ -296,6 +358,11 @@ class Supervisor:
         self.health.setdefault(name, {})["state"] = state
         self.state_changes.append((time.monotonic(), name, state))
 
+    def _clock(self, name: str) -> dict[str, Any]:
+        """A remote worker's clock as the dashboard shows it (offset, round trip, uncertainty)."""
+        e = self.hosts.estimate(name) if self.hosts is not None and name in self.remote else None
+        return {"clock": e.summary()} if e is not None else {}
+
     def end(self) -> None:
         """Sources stop and send end-of-stream; fusion drains its windows."""
         self.ending = True
@@ -325,8 +392,27 @@ class Supervisor:
         for s in (self.sub, self.control):
             if s is not None:
                 s.close()
+        if self.hosts is not None:
+            self.hosts.stop()
         stop_authenticators()
         self.rundir.remove()
+
+
+def check_remote(cfg: Config, names: list[str]) -> dict[str, str]:
+    """``net.remote``: worker -> the endpoint it publishes on, on its own host. Only capture
+    workers can be remote (fusion and the supervisor are the host the others join), only on
+    TCP, and only with keys from files (the other host needs the same ones)."""
+    remote = dict(cfg.net.remote)
+    for name, ep in remote.items():
+        if name not in names or name == "fusion":
+            raise StreamError(f"field 'net.remote': {name!r} is not a worker this run can place "
+                              f"elsewhere (its workers: {', '.join(n for n in names if n != 'fusion')})")
+        if not ep.startswith("tcp://"):
+            raise StreamError(f"field 'net.remote.{name}': expected tcp://HOST:PORT, got {ep!r}")
+    if remote and (cfg.net.transport != "tcp" or not cfg.net.curve_dir):
+        raise StreamError("field 'net.remote' needs net.transport = \"tcp\" and net.curve_dir "
+                          "(keys made with `launch.py keys DIR`, copied to the other hosts)")
+    return remote
 
 
 def send_say(endpoint: str, text: str, keys: BusKeys | None = None, timeout_ms: int = 1000) -> bool:

@@ -8,12 +8,11 @@ bounded queue, which is counted, never blocks the PortAudio callback.
 from __future__ import annotations
 
 import queue
-import time
 from collections import deque
 
 import numpy as np
 
-from stream.core.clock import Pacer
+from stream.core.clock import Pacer, now_ns
 from stream.encoders.audio import SR, to_mono_16k
 from stream.sources.base import DeviceError, Source, SourceTiming, is_file_spec
 from stream.sources.media import probe_audio
@@ -163,7 +162,7 @@ class MicSource(Source):
         def callback(indata, frames, time_info, status) -> None:  # PortAudio thread
             nonlocal lost
             # The block's first sample on our clock: PortAudio's stream clock and ours, now.
-            t_ns = int((time_info.inputBufferAdcTime + time.monotonic() - self.stream.time) * 1e9)
+            t_ns = now_ns() + int((time_info.inputBufferAdcTime - self.stream.time) * 1e9)
             if status.input_overflow:
                 self.overflows += 1
                 lost = True
