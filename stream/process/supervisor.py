@@ -151,6 +151,7 @@ class Supervisor:
         self.lost: set[str] = set()  # workers given up after max_restarts
         self.state_changes: list[tuple[float, str, str]] = []  # (monotonic s, worker, state)
         self.auth_denied: Counter[str] = Counter()  # peers refused by the CURVE handshake
+        self.denied_told = 0
 
     def _endpoints(self, cfg: Config) -> dict[str, str]:
         """Every worker's PUB socket, the control socket and `say`'s: ipc in the run's private
@@ -305,6 +306,9 @@ class Supervisor:
     def poll(self, timeout_s: float = 0.05) -> None:
         """Receive for a while, then restart whatever died or went silent."""
         self._pump(timeout_s)
+        if self.auth_denied["auth_denied"] > self.denied_told:  # someone without the keys knocked
+            self.denied_told = self.auth_denied["auth_denied"]
+            self.events.append(f"refused {self.denied_told} connection(s) without authorized keys")
         now = time.monotonic()
         run = self.cfg.run
         for name, p in list(self.procs.items()):

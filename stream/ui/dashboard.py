@@ -18,7 +18,7 @@ from rich.text import Text
 
 STATUS_STYLE = {"ok": "green", "stale": "yellow", "missing": "red"}
 BARS = "▁▂▃▄▅▆▇█"
-WORKER_STYLE = {"ok": "green", "starting": "yellow", "down": "red", "lost": "bold red"}
+WORKER_STYLE = {"ok": "green", "starting": "yellow", "down": "red", "lost": "bold red", "away": "red"}
 
 
 class DashState:
@@ -132,9 +132,13 @@ class DashState:
             drops = sum(v for k, v in st.items() if any(
                 w in k for w in ("drop", "late", "gap", "overflow", "invalid", "out_of_order", "bad_",
                                  "missing_part", "unknown")))
+            note = self._note(name, g)
+            if "clock" in h:  # a worker on another host: how well its clock is known
+                c = h["clock"]
+                note = (f"remote: offset {c['offset_ms']:+.3f} ms, rtt {c['rtt_ms']:.2f} ms, "
+                        f"±{c['uncertainty_ms']:.3f} ms" + (f" · {note}" if note else ""))
             hl.add_row(name, Text(state, style=WORKER_STYLE.get(state, "")), rate, str(enc), str(drops),
-                       str(h.get("restarts", 0)),
-                       Text(self._note(name, g), style="red" if g.get("error") else ""))
+                       str(h.get("restarts", 0)), Text(note, style="red" if g.get("error") else ""))
         return hl
 
     def _foot(self, health: dict[str, dict], events: list[str], recording: str) -> Text:

@@ -52,3 +52,13 @@ def test_it_stays_readable_in_an_80x24_terminal():
     out = "\n".join(lines)
     for needle in ("HassTurnOn", "addressed", "last 10 s", "fusion", "video"):
         assert needle in out, needle
+
+
+def test_a_remote_worker_shows_its_clock_offset_round_trip_and_uncertainty():
+    d = DashState("live")
+    d.health = {"video": {"gauges": {"fps": 15.0, "fps_target": 15.0, "face": True}, "stats": {},
+                          "clock": {"offset_ms": 1800000.012, "rtt_ms": 10.41, "uncertainty_ms": 0.034,
+                                    "drift_ppm": 3.1, "exchanges": 120}, "state": "ok"}}
+    con = Console(record=True, width=160, height=30)
+    con.print(d.render())
+    assert "remote: offset +1800000.012 ms, rtt 10.41 ms, ±0.034 ms · face yes" in con.export_text()
