@@ -404,13 +404,16 @@ class Supervisor:
 
 def check_remote(cfg: Config, names: list[str]) -> dict[str, str]:
     """``net.remote``: worker -> the endpoint it publishes on, on its own host. Only capture
-    workers can be remote (fusion and the supervisor are the host the others join), only on
-    TCP, and only with keys from files (the other host needs the same ones)."""
+    workers can be remote (next to their devices; recognition, text and fusion stay on the
+    host the others join), only on TCP, and only with keys from files (the other host needs
+    the same ones)."""
     remote = dict(cfg.net.remote)
+    capture = [n for n in names if any(m.source is not None and m.workers(cfg)[0].name == n
+                                       for m in modalities(cfg))]
     for name, ep in remote.items():
-        if name not in names or name == "fusion":
-            raise StreamError(f"field 'net.remote': {name!r} is not a worker this run can place "
-                              f"elsewhere (its workers: {', '.join(n for n in names if n != 'fusion')})")
+        if name not in capture:
+            raise StreamError(f"field 'net.remote': {name!r} is not a capture worker of this run "
+                              f"(those that can run elsewhere: {', '.join(capture) or 'none'})")
         if not ep.startswith("tcp://"):
             raise StreamError(f"field 'net.remote.{name}': expected tcp://HOST:PORT, got {ep!r}")
     if remote and (cfg.net.transport != "tcp" or not cfg.net.curve_dir):

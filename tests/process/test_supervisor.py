@@ -3,6 +3,7 @@
 import pytest
 
 from stream.config import Config
+from stream.errors import StreamError
 from stream.process.runtime import Spec
 from stream.process.stage import RunOptions
 from stream.process.supervisor import plan
@@ -84,3 +85,22 @@ def test_failures_in_a_row_give_up_but_a_worker_that_ran_steadily_starts_countin
         assert sup.events[-1] == "video: exited with code 1; gave up after 5 restarts in a row"
     finally:
         sup.rundir.remove()
+
+
+def test_net_remote_is_checked_before_anything_starts(tmp_path):
+    from stream import config as config_mod
+    from stream.process.supervisor import check_remote
+
+    def cfg(**net):
+        return config_mod.from_dict({"net": net})
+
+    names = ["video", "audio", "asr", "text", "fusion"]
+    assert check_remote(cfg(), names) == {}
+    ok = cfg(transport="tcp", curve_dir=str(tmp_path), remote={"video": "tcp://10.0.0.5:5710"})
+    assert check_remote(ok, names) == {"video": "tcp://10.0.0.5:5710"}
+    with pytest.raises(StreamError, match="'asr' is not a capture worker of this run"):
+        check_remote(cfg(transport="tcp", curve_dir=str(tmp_path), remote={"asr": "tcp://a:1"}), names)
+    with pytest.raises(StreamError, match="expected tcp://HOST:PORT"):
+        check_remote(cfg(transport="tcp", curve_dir=str(tmp_path), remote={"video": "10.0.0.5"}), names)
+    with pytest.raises(StreamError, match="needs net.transport"):
+        check_remote(cfg(remote={"video": "tcp://10.0.0.5:5710"}), names)
