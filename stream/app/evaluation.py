@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from stream.app.replay import ensure_features, replay_predictions
+from stream.app.batch import SEQUENTIAL, BatchOptions, run_batch
+from stream.app.replay import encode_session, session_predictions
 from stream.config import Config
 from stream.errors import StreamError
 from stream.intent.checkpoint import load_model
@@ -28,6 +28,12 @@ def score(session: Session, preds: list[dict]) -> dict:
     return evaluate.score(preds, session.labels(), session.duration_s, session.text_events(), speech=speech)
 
 
+def encode_sessions(sessions: list[Session], cfg: Config, batch: BatchOptions = SEQUENTIAL) -> None:
+    """Feature caches for the sessions that lack one (a max-speed replay each, as batch tasks)."""
+    todo = [s for s in sessions if not has_features(s.root)]
+    run_batch(encode_session, [(str(s.root), cfg) for s in todo], session_names(todo), batch, "encoding")
+
+
 def check_labelled(sessions: list[Session]) -> None:
     for s in sessions:
         if not (s.root / "labels.jsonl").is_file():
@@ -35,15 +41,18 @@ def check_labelled(sessions: list[Session]) -> None:
         s.labels()  # every line checked before anything runs
 
 
-def evaluate_sessions(sessions: list[Session], cfg: Config, out: Path, cache: bool = True) -> dict:
-    """Predictions for each session (cached features when there, else a replay), scored, with
-    a timeline and a confusion picture per session in ``out``."""
+def evaluate_sessions(sessions: list[Session], cfg: Config, out: Path, cache: bool = True,
+                      batch: BatchOptions = SEQUENTIAL) -> dict:
+    """Predictions for each session (cached features when there, else a replay; one batch task
+    per session), scored, with a timeline and a confusion picture per session in ``out``."""
     check_labelled(sessions)
-    model = load_model(cfg.fusion.model, cfg)  # once, for every fusion-only replay
+    load_model(cfg.fusion.model, cfg)  # a bad model is one line before any task starts
     out.mkdir(parents=True, exist_ok=True)
+    names = session_names(sessions)
+    all_preds = run_batch(session_predictions, [(str(s.root), cfg, cache) for s in sessions], names,
+                          batch, "sessions")
     results = []
-    for s, name in zip(sessions, session_names(sessions), strict=True):
-        preds = replay_predictions(s, cfg, model, cache=cache)
+    for s, name, preds in zip(sessions, names, all_preds, strict=True):
         r = score(s, preds)
         classes, m = r.pop("_confusion")
         pics = [out / f"{name}_timeline.png", out / f"{name}_confusion.png"]
@@ -54,11 +63,10 @@ def evaluate_sessions(sessions: list[Session], cfg: Config, out: Path, cache: bo
 
 
 def ablation(sessions: list[Session], cfg: Config, models: list[str] = (),
-             log: Callable[[str], None] = print) -> list[dict]:
+             batch: BatchOptions = SEQUENTIAL) -> list[dict]:
     """The configured learned model with one modality at a time, then all; then each of
     ``models`` with all. Pooled over the sessions, from their feature caches."""
-    for s in sessions:
-        ensure_features(s, cfg, log)
+    encode_sessions(sessions, cfg, batch)
     model = load_model(cfg.fusion.model, cfg)
     if not isinstance(model, FusionModel):
         raise StreamError("--ablation: the model is not a learned fusion model (see --model)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 from dataclasses import replace
 
@@ -96,8 +97,9 @@ class Pipeline:
         Returns 0, or 1 if a worker had to be given up (a stream was lost)."""
         # Both explicitly: a process started from a background job inherits SIGINT *ignored*,
         # and Python then never raises KeyboardInterrupt (seen in CI: Ctrl-C did nothing).
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, _interrupt)
+        if threading.current_thread() is threading.main_thread():  # (a batch task may not be)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, _interrupt)
         ok = False
         try:
             self.start()

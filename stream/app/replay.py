@@ -60,3 +60,23 @@ def ensure_features(session: Session, cfg: Config, log: Callable[[str], None] = 
     replay_predictions(session, cfg, cache=True)
     if not has_features(session.root):
         raise StreamError(f"{session.root}: the replay ended without writing features")
+
+
+def _pin_threads(cfg: Config) -> None:
+    """A batch task computes what fusion computes live, with its thread count: the results
+    must not depend on how many tasks share the machine."""
+    import torch
+
+    torch.set_num_threads(cfg.run.torch_threads)
+
+
+def encode_session(root: str, cfg: Config) -> str:
+    """A batch task: ``ensure_features`` for one session; returns its root."""
+    ensure_features(Session(root), cfg, log=lambda _msg: None)
+    return root
+
+
+def session_predictions(root: str, cfg: Config, cache: bool = True) -> list[dict]:
+    """A batch task: one session's predictions (``replay_predictions``)."""
+    _pin_threads(cfg)
+    return replay_predictions(Session(root), cfg, cache=cache)

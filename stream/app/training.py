@@ -77,3 +77,17 @@ def save_checkpoint(ckpt: dict, out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp")
     torch.save(ckpt, tmp)
     os.replace(tmp, out)
+
+
+def train_run(train_roots: list[str], val_roots: list[str], cfg: Config, opts: TrainOptions,
+              out: str) -> dict:
+    """A batch task: one run of a sweep (its features already cached), its checkpoint written
+    to ``out``; returns the run's summary (validation metrics)."""
+    import torch
+
+    torch.set_num_threads(cfg.run.torch_threads)  # the same result however many runs share the CPUs
+    ckpt = train_fusion([Session(r) for r in train_roots], [Session(r) for r in val_roots], cfg, opts,
+                        log=lambda _row: None)
+    save_checkpoint(ckpt, Path(out))
+    return {"out": out, "mode": opts.mode, "seed": opts.seed, "train_seconds": ckpt["train_seconds"],
+            **ckpt["metrics"]["val"]}

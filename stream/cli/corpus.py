@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from stream.app.batch import add_batch_flags, batch_options
 from stream.cli.common import add_common, check_output, load_config, open_session
 from stream.errors import fail
 
@@ -18,11 +19,12 @@ def add(sub) -> None:
     sp.add_argument("--scale", type=float, default=1.0, help="fraction of the default size")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--no-features", action="store_true", help="only write the sessions")
+    add_batch_flags(sp)
     sp.set_defaults(fn=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.app.replay import ensure_features
+    from stream.app.evaluation import encode_sessions
     from stream.offline import corpus
 
     if not 0 < args.scale <= 10:
@@ -36,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"built in {time.monotonic() - t0:.0f} s")
     if not args.no_features:
         t1 = time.monotonic()
-        for sess in sorted(out.glob("*/*/manifest.json")):
-            ensure_features(open_session(str(sess.parent)), cfg, print)
+        sessions = [open_session(str(m.parent)) for m in sorted(out.glob("*/*/manifest.json"))]
+        encode_sessions(sessions, cfg, batch_options(args))
         print(f"encoded in {time.monotonic() - t1:.0f} s")
     print(json.dumps({k: {n: v.get("duration_s") for n, v in e.items()}
                       for k, e in summary["splits"].items()}))

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+from stream.app.batch import add_batch_flags, batch_options
 from stream.cli.common import add_common, check_output, load_config, open_session
 from stream.errors import fail
 
@@ -22,6 +23,7 @@ def add(sub) -> None:
     sp.add_argument("--ablation", action="store_true",
                     help="also score text/audio/video-only and, with --models, other fusion modes")
     sp.add_argument("--models", nargs="+", default=[], help="checkpoints to compare in the ablation")
+    add_batch_flags(sp)
     sp.set_defaults(fn=run)
 
 
@@ -65,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     created = not out.exists()
     try:
-        report = evaluate_sessions(sessions, cfg, out, cache=not args.no_cache)
+        batch = batch_options(args)
+        report = evaluate_sessions(sessions, cfg, out, cache=not args.no_cache, batch=batch)
         if args.ablation:
-            report["ablation"] = ablation(sessions, cfg, args.models)
+            report["ablation"] = ablation(sessions, cfg, args.models, batch)
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     except BaseException:
         if created:  # a report is whole or absent
