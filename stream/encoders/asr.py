@@ -67,8 +67,11 @@ class Transcript:
 
 
 class StreamingAsr:
-    def __init__(self, cfg: AsrConfig, device: str = "cpu", cpu_threads: int = 2, model=None) -> None:
-        """``model``: anything with faster-whisper's ``transcribe`` (tests pass a scripted one)."""
+    def __init__(self, cfg: AsrConfig, device: str = "cpu", cpu_threads: int = 2, model=None,
+                 live: bool = True) -> None:
+        """``model``: anything with faster-whisper's ``transcribe`` (tests pass a scripted one).
+        ``live``: partials give way to a slow machine (spaced by the decode's wall time); a
+        replay spaces them by audio time only, so what it transcribes never depends on load."""
         if model is None:
             from faster_whisper import WhisperModel
 
@@ -79,6 +82,7 @@ class StreamingAsr:
         self.cfg = cfg
         self.prompt = decoding_prompt(cfg.prompt)
         self.decode_ms = 0.0
+        self.live = live
         self._reset()
         self._pre: deque[tuple[np.ndarray, int]] = deque()  # pre-roll: chunks before the onset
         self.audio_wm = -1
@@ -166,7 +170,8 @@ class StreamingAsr:
             return out
         # Partials only show what is being heard; on a busy machine they would starve the final
         # (decodes run one at a time), so they are spaced to take at most 40 % of the time.
-        if total_ms - self.last_partial_ms >= max(self.cfg.partial_every_ms, 2.5 * self.decode_ms):
+        every = max(self.cfg.partial_every_ms, 2.5 * self.decode_ms if self.live else 0.0)
+        if total_ms - self.last_partial_ms >= every:
             self.last_partial_ms = total_ms
             t = self._transcribe(np.concatenate(self.chunks), final=False)
             if t.text:

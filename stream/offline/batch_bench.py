@@ -49,6 +49,9 @@ def main() -> int:
             runs[label] = (time.monotonic() - t0, [digests(s.root) for s in copies])
         (t_seq, d_seq), (t_ray, d_ray) = runs["sequential"], runs["ray"]
         same = d_seq == d_ray and all(d_seq)
+        for a, b, p in zip(d_seq, d_ray, picks, strict=True):
+            for f in sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)):
+                print(f"differs: {p.parent.name}/{p.name}/{f}")
         media = sum(Session(str(p)).duration_s for p in picks)
         print(f"{n} sessions, {media:.0f} s of media: sequential {t_seq:.1f} s, ray {t_ray:.1f} s "
               f"({t_seq / t_ray:.2f}x); feature files identical: {same}")

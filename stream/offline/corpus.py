@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 import soundfile as sf
 
+from stream.app.batch import SEQUENTIAL, BatchOptions, run_batch
 from stream.encoders.audio import SR, to_mono_16k
 from stream.intent import intent_set as hi
 from stream.offline import media
@@ -256,8 +257,17 @@ def plan(scale: float) -> dict[str, tuple[int, int, int]]:
             for k, (a, b, c) in SIZES.items()}
 
 
-def build(out: Path, scale: float = 1.0, seed: int = 0, log=print) -> dict:
-    """Write every session of the corpus under ``out/{train,val,test}/``.
+def build_one(path: str, kind: str, split: str, sents: Split, n: int, seed: int) -> dict:
+    """A batch task: one session of the corpus, written afresh (its own seed: the same session
+    whichever process builds it, and whenever)."""
+    shutil.rmtree(path, ignore_errors=True)
+    if kind == "typed":
+        return build_typed_session(Path(path), sents, n, seed)
+    return build_session(Path(path), split, sents, n, seed)
+
+
+def build(out: Path, scale: float = 1.0, seed: int = 0, log=print, batch: BatchOptions = SEQUENTIAL) -> dict:
+    """Write every session of the corpus under ``out/{train,val,test}/`` (one batch task each).
 
     Idempotent: a corpus already built with the same seed and scale is kept
     (with its cached features), so an interrupted ``corpus`` run resumes.
@@ -271,19 +281,17 @@ def build(out: Path, scale: float = 1.0, seed: int = 0, log=print) -> dict:
             log(f"{out}: corpus already built (seed {seed}, scale {scale})")
             return prev
     sp = splits(seed)
-    summary: dict = {"seed": seed, "scale": scale, "splits": {}}
+    jobs, names = [], []
     for split, (n_sess, n_ep, n_typed) in plan(scale).items():
-        entries = {}
         for i in range(n_sess):
-            path = out / split / f"spoken_{i:02d}"
-            shutil.rmtree(path, ignore_errors=True)
-            entries[path.name] = build_session(path, split, sp[split], n_ep,
-                                               seed * 1000 + SPLIT_SEED[split] * 100 + i)
-            log(f"{split}/{path.name}: {entries[path.name]['duration_s']} s")
-        path = out / split / "typed"
-        shutil.rmtree(path, ignore_errors=True)
-        entries["typed"] = build_typed_session(path, sp[split], n_typed, seed + 7)
-        log(f"{split}/typed: {entries['typed']['typed']} lines")
-        summary["splits"][split] = entries
+            jobs.append((str(out / split / f"spoken_{i:02d}"), "spoken", split, sp[split], n_ep,
+                         seed * 1000 + SPLIT_SEED[split] * 100 + i))
+        jobs.append((str(out / split / "typed"), "typed", split, sp[split], n_typed, seed + 7))
+        names += [f"{split}/{Path(j[0]).name}" for j in jobs[len(names):]]
+    built = run_batch(build_one, jobs, names, batch, "building")
+    summary: dict = {"seed": seed, "scale": scale, "splits": {}}
+    for job, name, info in zip(jobs, names, built, strict=True):
+        summary["splits"].setdefault(job[2], {})[Path(job[0]).name] = info
+        log(f"{name}: " + (f"{info['typed']} lines" if job[1] == "typed" else f"{info['duration_s']} s"))
     (out / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

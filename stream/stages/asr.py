@@ -21,7 +21,8 @@ class AsrStage(Stage):
             from stream.encoders import weights
             from stream.encoders.asr import StreamingAsr
 
-            self.asr = StreamingAsr(ctx.cfg.asr, weights.ctranslate2_device(ctx.cfg.run.device))
+            self.asr = StreamingAsr(ctx.cfg.asr, weights.ctranslate2_device(ctx.cfg.run.device),
+                                    live=not ctx.cfg.run.replay)
 
     def process(self, m: Message) -> list[Output]:
         enc0 = now_ns()

@@ -1,5 +1,8 @@
 """The corpus at tiny scale: a spoken session, its labels and the reference transcripts."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from stream.offline import corpus
@@ -40,3 +43,33 @@ def test_the_same_seed_builds_the_same_session(tiny, tmp_path):
     corpus.build_session(again, "test", corpus.splits(0)["test"], n_episodes=8, seed=3)
     assert (again / SPEECH_FILE).read_text() == (out / SPEECH_FILE).read_text()
     assert (again / "labels.jsonl").read_text() == (out / "labels.jsonl").read_text()
+
+
+def test_sessions_built_as_ray_tasks_are_the_sequential_ones(tmp_path):
+    import hashlib
+
+    from stream.app.batch import BatchOptions, run_batch
+
+    sents = corpus.splits(0)["test"]
+
+    def build(label: str, workers: int) -> list[dict[str, str]]:
+        jobs = [(str(tmp_path / label / f"s{i}"), kind, "test", sents, n, 10 + i)
+                for i, (kind, n) in enumerate([("spoken", 4), ("spoken", 4), ("typed", 20)])]
+        run_batch(corpus.build_one, jobs, ["s0", "s1", "s2"], BatchOptions(workers=workers))
+        return [{str(p.relative_to(j[0])): hashlib.sha256(content(p)).hexdigest()
+                 for p in sorted(Path(j[0]).rglob("*")) if p.is_file()} for j in jobs]
+
+    def content(p: Path) -> bytes:
+        """A file's bytes; a manifest's without when it was made and from which temporary file."""
+        if p.name != "manifest.json":
+            return p.read_bytes()
+        m = json.loads(p.read_text())
+        m.pop("created")
+        for st in m["streams"].values():
+            st.pop("source", None)
+        return json.dumps(m, sort_keys=True).encode()
+
+    seq, ray = build("seq", 1), build("ray", 2)
+    assert [len(s) > 2 for s in seq] == [True] * 3, [sorted(s) for s in seq]
+    for a, b in zip(seq, ray, strict=True):
+        assert a == b, sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
