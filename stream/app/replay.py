@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -48,6 +49,8 @@ def replay_predictions(session: Session, cfg: Config, model: IntentModel | None 
     if cache:
         opts = replace(opts, cache=str(session.root))
     if Pipeline(cfg, opts, [mem, *sinks]).run():
+        if cache:  # fusion wrote what it had: a cache without the lost stream must not pass as whole
+            shutil.rmtree(session.root / "features", ignore_errors=True)
         raise StreamError(f"{session.root}: a worker was lost during the replay")
     return mem.predictions
 

@@ -36,6 +36,9 @@ def scripted(events: list[dict], loop_period_s: float | None) -> Iterator[tuple[
             yield e["t"] + k * (loop_period_s or 0.0), e["text"]
 
 
+LINES_PER_TURN = 32  # scripted lines embedded per turn (~0.3 s on a slow CPU)
+
+
 class TextStage(Stage):
     def __init__(self, embedder=None) -> None:
         self.emb = embedder  # texts -> (n, 384); tests pass a hashing embedder
@@ -103,7 +106,9 @@ class TextStage(Stage):
     def _scripted(self) -> list[Output]:
         """Scripted typed lines, when due, and never ahead of the ASR (keeps time order)."""
         out = []
-        while self.nxt is not None:
+        # A bounded turn: at max speed every line of a long script is due at once, and
+        # embedding thousands in one turn would silence the worker's heartbeats (restarted).
+        while self.nxt is not None and len(out) < LINES_PER_TURN:
             t = self.origin_ns + int(self.nxt[0] * 1e9)
             if t > self.asr_wm or now_ns() < self.pacer.due_ns(t - self.origin_ns - self.start_ns):
                 break

@@ -224,3 +224,21 @@ def test_a_restarted_text_stage_does_not_type_its_predecessors_lines_again():
                              {"t": 2.0, "text": "pause the music"}], scripted=True, resume_after_s=1.5)
     outs = run_stage(TextStage(HashingTextEmbedder()), cfg=replay_cfg(), options=opts)
     assert [o.meta["text"] for o in outs] == ["pause the music"]
+
+
+def test_a_long_typed_script_at_max_speed_comes_out_in_bounded_turns():
+    """Every line is due at once; one turn embedding them all would starve the heartbeats
+    (a 2,600-line session was restarted until given up)."""
+    from stream.process.stage import StageContext
+    from stream.stages.text import LINES_PER_TURN
+
+    lines = [{"t": i * 0.5, "text": f"line {i}"} for i in range(5 * LINES_PER_TURN + 3)]
+    stage = TextStage(HashingTextEmbedder())
+    stage.setup(StageContext(replay_cfg(), RunOptions(typed=lines, scripted=True), inputs=[]))
+    stage.start(0)
+    turns = []
+    while not stage.done:
+        turns.append(stage.poll())
+    assert max(len(t) for t in turns) == LINES_PER_TURN and len(turns) == 6
+    assert [o.meta["text"] for t in turns for o in t] == [x["text"] for x in lines]
+    assert stage.watermark == EOS
