@@ -1,0 +1,34 @@
+"""A replay that lost a worker leaves no feature cache behind (a retry would take it as done)."""
+
+import pytest
+
+from stream.app import replay
+from stream.config import Config
+from stream.errors import StreamError
+from stream.session.features import has_features
+from stream.session.format import Session, VideoWriter, write_manifest
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_replay_that_lost_a_worker_removes_the_cache_it_wrote(tmp_path, monkeypatch):
+    (tmp_path / "s").mkdir()
+    write_manifest(tmp_path / "s", complete=True, source="test")
+    VideoWriter(tmp_path / "s", 15).close()
+    session = Session(tmp_path / "s")
+
+    class LosesAWorker:
+        """Fusion wrote what it had (here: a cache with no text), then the run reports a loss."""
+
+        def __init__(self, cfg, options, sinks):
+            self.root = tmp_path / "s"
+
+        def run(self) -> int:
+            (self.root / "features").mkdir()
+            (self.root / "features" / "meta.json").write_text('{"streams": []}')
+            return 1
+
+    monkeypatch.setattr(replay, "Pipeline", LosesAWorker)
+    with pytest.raises(StreamError, match="a worker was lost"):
+        replay.replay_predictions(session, Config(), cache=True)
+    assert not (tmp_path / "s" / "features").exists() and not has_features(tmp_path / "s")
