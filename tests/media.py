@@ -36,11 +36,14 @@ def scene_without_face(width: int = 320, height: int = 240, n: int = 60) -> list
 
 def command_wav(path: Path | str, text: str, lead_s: float = 0.5, tail_s: float = 1.5,
                 **voice) -> float:
-    """Write lead silence + spoken ``text`` + tail silence; returns the speech end in seconds."""
+    """Write lead silence + spoken ``text`` + tail silence; returns when the voice ends, in
+    seconds: the last sample above 1 % of the peak (espeak pads its output with ~0.35 s of
+    silence, which is not speech: an assistant answering within it answers after the words)."""
     x, sr = espeak(text, **voice)
     lead, tail = np.zeros(int(lead_s * sr), np.float32), np.zeros(int(tail_s * sr), np.float32)
     sf.write(str(path), np.concatenate([lead, x, tail]), sr)
-    return lead_s + len(x) / sr
+    voiced = np.flatnonzero(np.abs(x) > 0.01 * np.abs(x).max())
+    return lead_s + (voiced[-1] + 1) / sr
 
 
 @contextlib.contextmanager
