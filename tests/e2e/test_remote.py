@@ -1,9 +1,12 @@
 """A worker on a second host: its own network namespace (a veth link) and its own monotonic
 clock (a time namespace, 30 minutes ahead). Fusion runs here and maps it onto its clock."""
 
+import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,3 +109,42 @@ def test_live_spoken_command_is_answered_with_the_remote_video_on_our_clock(tmp_
     lags = sorted(arrived - captured for captured, arrived in frames)
     assert len(frames) >= 30
     assert 0 < lags[0] and lags[len(lags) // 2] < 1_000_000_000, lags[:: max(1, len(lags) // 10)]
+
+
+def test_a_remote_worker_that_dies_shows_away_and_rejoins(tmp_path):
+    """Nothing here can restart a remote worker: it is shown `away`; started again on its host,
+    it joins the running assistant, its clock is estimated afresh and its frames come back."""
+    with netns.second_host(AHEAD_S) as host:
+        cfg = remote_config(tmp_path, host)
+        cfg = replace(cfg, run=replace(cfg.run, duration_s=40.0, silent_restart_s=3.0))
+        first = start_remote(host, cfg, "--source", "synthetic")
+        second: list[subprocess.Popen] = []
+        mem = MemorySink()
+        pipe = Pipeline(cfg, RunOptions(sources={"video": "synthetic", "audio": "synthetic"}), [mem])
+
+        def state() -> str:
+            return pipe.sup.health.get("video", {}).get("state", "")
+
+        def wait_for(s: str) -> None:
+            deadline = time.monotonic() + 60
+            while state() != s and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+        def crash_and_restart() -> None:
+            wait_for("ok")
+            os.kill(pipe.sup.health["video"]["pid"], signal.SIGKILL)  # (its own pid space is ours)
+            wait_for("away")
+            second.append(start_remote(host, cfg, "--source", "synthetic"))
+
+        t = threading.Thread(target=crash_and_restart, daemon=True)
+        t.start()
+        assert pipe.run() == 0
+        t.join(5)
+        first.wait(30)
+        out, _ = second[0].communicate(timeout=30)
+        assert second[0].returncode == 0, out[-2000:]
+    seen = [s for _, n, s in pipe.sup.state_changes if n == "video"]
+    assert seen[-4:] == ["ok", "away", "starting", "ok"]
+    assert pipe.sup.health["video"]["clock"]["offset_ms"] == pytest.approx(AHEAD_S * 1e3, abs=1)
+    vids = [p["modalities"]["video"] for p in mem.predictions]
+    assert "missing" in vids and vids[-1] == "ok"  # gone, then back
