@@ -162,8 +162,9 @@ class Supervisor:
         host = cfg.net.host
         port = (lambda i: cfg.net.base_port + i) if cfg.net.base_port else (lambda i: free_port(host))
         eps = {n: f"tcp://{host}:{port(i)}" for i, n in enumerate(names)}
-        eps.update(cfg.net.remote)  # those workers bind on their own hosts
-        eps["hosts"] = f"tcp://{host}:{cfg.net.join_port or free_port(host)}"
+        if cfg.net.remote:  # those workers bind on their own hosts, and join here
+            eps.update(cfg.net.remote)
+            eps["hosts"] = f"tcp://{host}:{cfg.net.join_port or free_port(host)}"
         return eps
 
     # -- processes ---------------------------------------------------------
