@@ -65,6 +65,10 @@ class AsrConfig:
     # (validation split; docs/decisions.md).
     prompt: str = ""
     preroll_ms: int = 288  # audio kept from before the VAD's onset (it fires after the first sounds)
+    # Semantic end of turn: publish the transcript decoded at the first pause at once, marked
+    # early; fusion answers it if sure (fusion.early_confidence), before min_silence_ms ends.
+    # "live" (replays stay as recorded without it), "always" (replays too: to measure it), "off".
+    early: Literal["live", "always", "off"] = "live"
 
 
 @dataclass
@@ -82,6 +86,7 @@ class FusionConfig:
     model: str = ""  # checkpoint path; empty means the shipped default
     intent_threshold: float = 0.5
     addressed_threshold: float = 0.5
+    early_confidence: float = 0.9  # answer an early transcript only this sure of a command
 
 
 @dataclass

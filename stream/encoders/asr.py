@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,6 +64,7 @@ class Transcript:
     final: bool
     t_start: int
     t_end: int
+    early: bool = False  # decoded at the first pause, before the end of the turn is known
 
 
 class StreamingAsr:
@@ -83,6 +84,7 @@ class StreamingAsr:
         self.prompt = decoding_prompt(cfg.prompt)
         self.decode_ms = 0.0
         self.live = live
+        self.early = cfg.early == "always" or (cfg.early == "live" and live)
         self._reset()
         self._pre: deque[tuple[np.ndarray, int]] = deque()  # pre-roll: chunks before the onset
         self.audio_wm = -1
@@ -167,6 +169,8 @@ class StreamingAsr:
             # turn; this takes Whisper's time off the end-of-speech -> intent path.
             if self.spec is None and long_enough:
                 self.spec = self._final()
+                if self.early and self.spec.text:  # semantic end of turn: fusion may answer it
+                    out.append(replace(self.spec, final=False, early=True))
             return out
         # Partials only show what is being heard; on a busy machine they would starve the final
         # (decodes run one at a time), so they are spaced to take at most 40 % of the time.

@@ -41,6 +41,7 @@ class Item:
     parts: dict[str, np.ndarray]
     meta: dict[str, Any]
     capture_ns: int  # wall (monotonic) time the newest input was captured
+    stages: dict[str, int] = field(default_factory=dict)  # capture, encode_*, publish, receive
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Window:
     event: bool = False  # closed early for a text event
     newest_capture_ns: int = 0
     at_ns: int | None = None  # a late event's window: published at this time, not at end_ns
+    early: tuple[str, Item] | None = None  # an early answer's (stream, provisional transcript)
+    newest: Item | None = None  # the input captured last: the prediction's latency is its path
 
     @property
     def published_ns(self) -> int:
@@ -65,6 +68,7 @@ class _Pending:
     event: bool = field(compare=False, default=False)
     opened_ns: int = field(compare=False, default=0)
     content_end_ns: int | None = field(compare=False, default=None)  # a late event's own time
+    early: tuple[str, Item] | None = field(compare=False, default=None)  # (stream, provisional)
 
 
 class Aligner:
@@ -102,7 +106,7 @@ class Aligner:
         if msg.t_end <= self.last_closed:
             self.counts[f"{s}.late"] += 1  # a window it belonged to already closed
         cap = capture_ns if capture_ns is not None else msg.stages.get("capture", msg.t_end)
-        self.buf[s].append(Item(msg.t_start, msg.t_end, msg.parts, msg.meta, cap))
+        self.buf[s].append(Item(msg.t_start, msg.t_end, msg.parts, msg.meta, cap, msg.stages))
         self.seen.add(s)
         self.max_t = max(self.max_t, msg.t_end)
         self.advance(s, msg.watermark, now)
@@ -118,17 +122,21 @@ class Aligner:
             if watermark > self.wm[stream]:
                 self.wm[stream] = watermark
 
-    def trigger(self, end_ns: int, now_ns: int) -> None:
+    def trigger(self, end_ns: int, now_ns: int, early: tuple[str, Item] | None = None) -> None:
         """Ask for an extra window ending at a text event's time, or, if windows past
         that have closed already (live, deadline), one with the content up to the event's
-        time published right after the last closed one."""
+        time published right after the last closed one.
+
+        ``early``: (stream, item) of a provisional transcript (semantic end of turn): it is
+        in this window only, in place of any buffered item of the same utterance."""
         if end_ns <= self.last_closed:
             if end_ns > self.last_closed - self.late_keep_ns:  # older: its context is gone
-                heapq.heappush(self.pending, _Pending(self.last_closed + 1, True, now_ns, end_ns))
+                heapq.heappush(self.pending,
+                               _Pending(self.last_closed + 1, True, now_ns, end_ns, early))
             return
-        if (end_ns - self.origin_ns) % self.hop_ns == 0:
+        if early is None and (end_ns - self.origin_ns) % self.hop_ns == 0:
             return  # a grid window ends right there and has not closed yet: it answers
-        heapq.heappush(self.pending, _Pending(end_ns, True, now_ns))
+        heapq.heappush(self.pending, _Pending(end_ns, True, now_ns, None, early))
 
     @property
     def ended(self) -> bool:
@@ -181,22 +189,27 @@ class Aligner:
         end = p.end_ns if p.content_end_ns is None else p.content_end_ns
         start = end - self.window_ns
         items = {}
-        newest = 0
+        newest, newest_item = 0, None
         for s, buf in self.buf.items():
             if s in self.instants:
                 sel = [it for it in buf if start < it.t_end <= end]
             else:
                 sel = [it for it in buf if it.t_end > start and it.t_start < end]
+            if p.early is not None and p.early[0] == s:
+                prov = p.early[1]
+                sel = [it for it in sel if it.t_start != prov.t_start] + [prov]
             items[s] = sel
             for it in sel:
-                newest = max(newest, it.capture_ns)
+                if it.capture_ns > newest:
+                    newest, newest_item = it.capture_ns, it
         status = self._status(end, now)
         for s in self.streams:
             if status[s] != "ok":
                 self.counts[f"{s}.{status[s]}_windows"] += 1
         self.last_closed = max(self.last_closed, p.end_ns)
         return Window(start, end, items, status, p.event, newest,
-                      None if p.content_end_ns is None else p.end_ns)
+                      None if p.content_end_ns is None else p.end_ns,
+                      p.early, newest_item)
 
     def _prune(self) -> None:
         keep_after = self.last_closed - self.window_ns - self.hop_ns

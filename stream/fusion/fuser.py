@@ -9,19 +9,22 @@ shapes); anything else is counted by reason and dropped.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from stream.config import Config
 from stream.core.clock import now_ns as wall_ns
 from stream.core.message import EOS, Message, Topic
-from stream.fusion.align import Aligner, Window
+from stream.fusion.align import Aligner, Item, Window
+from stream.intent.intent_set import NONE
 from stream.intent.prediction import IntentModel, Prediction
 from stream.modalities.registry import Feature, modalities
 
 FUTURE_NS = 5_000_000_000  # live: nothing is captured 5 s from now
 PAST_NS = 60_000_000_000  # nor a minute before the session began
 MAX_META_CHARS = 4000  # a transcript or typed line longer than this is not one
+MAX_TURNS = 64  # utterances with an early answer whose final has not come (a lost ASR's)
 
 
 def prediction_json(p: Prediction, origin_ns: int, latency_ms: float, event: bool) -> dict:
@@ -37,6 +40,92 @@ def prediction_json(p: Prediction, origin_ns: int, latency_ms: float, event: boo
         "text": p.text,
         "event": event,
     }
+
+
+@dataclass
+class _Turn:
+    """One utterance (keyed by its onset) that had an early transcript."""
+
+    text: str  # the latest early transcript's words
+    end_ns: int
+    decided: str = ""  # "", "answered" or "unsure": what its early window did
+    answered: list[str] = field(default_factory=list)  # intents answered early
+    final_same: bool = False  # the final came with the same words and end: no window of its own
+    final_end: int | None = None  # the final (other words): its window checks the early answers
+
+
+class EarlyTurns:
+    """Semantic end of turn: answer an utterance's early transcript (decoded at its first
+    pause) when the intent model is sure of a command, before the silence timer ends.
+
+    The early transcript is in its own window only (never buffered). Its final either
+    repeats it (then the final opens no window of its own: the answer stands) or differs
+    (the speaker went on): the final is answered as usual, and if an early answer's
+    intent differs, it was *contradicted* (counted, so it can be kept rare)."""
+
+    def __init__(self, confidence: float, addressed: float, counts) -> None:
+        self.confidence, self.addressed = confidence, addressed
+        self.counts = counts  # the aligner's counter ("<stream>.<reason>" -> n)
+        self.turns: dict[tuple[str, int], _Turn] = {}
+
+    def early(self, stream: str, m: Message) -> None:
+        if len(self.turns) >= MAX_TURNS:
+            self.turns.pop(next(iter(self.turns)))
+        self.turns[(stream, m.t_start)] = _Turn(m.meta.get("text", ""), m.t_end)
+
+    def final(self, stream: str, m: Message) -> bool:
+        """A final transcript came; True if it needs a window of its own."""
+        turn = self.turns.get((stream, m.t_start))
+        if turn is None:
+            return True
+        if turn.text == m.meta.get("text") and turn.end_ns == m.t_end:
+            if turn.decided == "":
+                turn.final_same = True  # its early window is pending and answers for it
+                return False
+            del self.turns[(stream, m.t_start)]
+            if turn.decided == "answered":
+                self.counts[f"{stream}.early_confirmed"] += 1
+                return False
+            return True
+        if turn.answered or turn.decided == "":
+            turn.final_end = m.t_end
+        else:
+            del self.turns[(stream, m.t_start)]
+        return True
+
+    def window(self, w: Window, pred: dict) -> dict | None:
+        """The prediction to publish for an early window (None: not sure enough)."""
+        assert w.early is not None
+        stream, prov = w.early
+        turn = self.turns.get((stream, prov.t_start))
+        sure = (pred["intent"] != NONE and pred["confidence"] >= self.confidence
+                and pred["addressed"] >= self.addressed)
+        if turn is None:  # pushed out: nothing left to check it against
+            return None
+        if sure:
+            turn.decided = "answered"
+            turn.answered.append(pred["intent"])
+            self.counts[f"{stream}.early_answered"] += 1
+            if turn.final_same:
+                self.counts[f"{stream}.early_confirmed"] += 1
+                del self.turns[(stream, prov.t_start)]
+            return {**pred, "early": True}
+        turn.decided = "unsure"
+        self.counts[f"{stream}.early_unsure"] += 1
+        if turn.final_same:  # the final's own answer, given by this window
+            del self.turns[(stream, prov.t_start)]
+            return pred
+        return None
+
+    def checked(self, w: Window, pred: dict) -> None:
+        """An event window: if it answers a final that revised early answers, count them."""
+        for key, turn in list(self.turns.items()):
+            if turn.final_end == w.end_ns and turn.decided:
+                stream = key[0]
+                for intent in turn.answered:
+                    why = "upheld" if intent == pred["intent"] else "contradicted"
+                    self.counts[f"{stream}.early_{why}"] += 1
+                del self.turns[key]
 
 
 def meta_problem(m: Message, types: dict[str, type]) -> str | None:
@@ -83,6 +172,8 @@ class Fuser:
         self.schemas = {m.name: m.parts(cfg) for m in mods}
         self.meta_types = {m.name: m.meta for m in mods}
         self.events = {m.name for m in mods if m.events}
+        self.meta_types = {n: {**t, "early": bool} if n in self.events else t
+                           for n, t in self.meta_types.items()}
         # Replay: every stream present is required and only watermarks close windows.
         required = self.streams if cfg.run.replay else f.require
         # Live, at real time, event times must be plausible on our own clock (replay and paced
@@ -93,6 +184,7 @@ class Fuser:
                                origin_ns + int(start_s * 1e9),
                                None if cfg.run.replay else f.deadline_ms * 1_000_000,
                                f.stale_ms * 1_000_000, instants=tuple(self.events))
+        self.turns = EarlyTurns(f.early_confidence, f.addressed_threshold, self.aligner.counts)
 
     def _implausible(self, m: Message, now_ns: int) -> str | None:
         if not self.check_time:
@@ -118,7 +210,14 @@ class Fuser:
         if why is not None:
             self.aligner.counts[f"{m.stream}.{why}"] += 1
             return
-        if self.aligner.add(m) and m.stream in self.events:
+        if m.stream in self.events and m.meta.get("early"):
+            self.turns.early(m.stream, m)  # in its own window only
+            self.aligner.advance(m.stream, m.watermark, now_ns)
+            item = Item(m.t_start, m.t_end, m.parts, m.meta, m.stages.get("capture", m.t_end),
+                        m.stages)
+            self.aligner.trigger(m.t_end, now_ns, (m.stream, item))
+            return
+        if self.aligner.add(m) and m.stream in self.events and self.turns.final(m.stream, m):
             self.aligner.trigger(m.t_end, now_ns)
 
     def advance(self, stream: str, watermark: int) -> None:
@@ -139,7 +238,12 @@ class Fuser:
             return None
         latency = (published_ns - w.newest_capture_ns) / 1e6 \
             if (published_ns and w.newest_capture_ns) else 0.0
-        return prediction_json(p, self.origin_ns, latency, w.event)
+        pred = prediction_json(p, self.origin_ns, latency, w.event)
+        if w.early is not None:
+            return self.turns.window(w, pred)
+        if w.event:
+            self.turns.checked(w, pred)
+        return pred
 
     def poll(self, now_ns: int) -> list[Window]:
         return self.aligner.poll(now_ns)

@@ -48,6 +48,12 @@ def normaliser():
 
 def streaming_finals(session: Session, cfg: Config, asr) -> list[tuple[float, float, str]]:
     """The live path's final transcripts of the session: (start s, end s, text)."""
+    return [(o.t_start / NS, o.t_end / NS, o.meta["text"])
+            for o in asr_outputs(session, cfg, asr) if o.meta.get("final")]
+
+
+def asr_outputs(session: Session, cfg: Config, asr) -> list:
+    """The ASR stage's outputs over the session's audio, in-process: the live path, replayed."""
     from stream.app.replay import replay_config
     from stream.core.message import Message
     from stream.process.stage import RunOptions, eos, run_stage
@@ -59,8 +65,7 @@ def streaming_finals(session: Session, cfg: Config, asr) -> list[tuple[float, fl
                       options=RunOptions(sources={"audio": f"session:{session.root}"}))
     msgs = [Message("audio", i, o.t_start, o.t_end, o.watermark, o.parts, o.meta, topic="audio")
             for i, o in enumerate(audio)]
-    out = run_stage(AsrStage(asr), [*msgs, eos("audio")], cfg=cfg)
-    return [(o.t_start / NS, o.t_end / NS, o.meta["text"]) for o in out if o.meta.get("final")]
+    return run_stage(AsrStage(asr), [*msgs, eos("audio")], cfg=cfg)
 
 
 def _session_audio(session: Session) -> tuple[float, np.ndarray]:

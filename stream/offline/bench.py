@@ -276,8 +276,9 @@ def bench_pipeline(n_commands: int, n_typed: int) -> dict:
     }
 
 
-def _file_run(n_commands: int, n_typed: int) -> tuple[list[float], list[float], list[float]]:
-    """One paced run from files: spoken, typed and frame latencies (ms)."""
+def _file_run(n_commands: int, n_typed: int, early: str = "live"
+              ) -> tuple[list[float], list[float], list[float]]:
+    """One paced run from files: spoken, typed and frame latencies (ms). ``early``: asr.early."""
     import zmq
 
     from stream.app.pipeline import Pipeline
@@ -288,7 +289,7 @@ def _file_run(n_commands: int, n_typed: int) -> tuple[list[float], list[float], 
     with tempfile.TemporaryDirectory() as d:
         video, wav, ends = _media(Path(d), n_commands)
         sink = MemorySink()
-        pipe = Pipeline(bench_config(video={"loop": True}),
+        pipe = Pipeline(bench_config(video={"loop": True}, asr={"early": early}),
                         RunOptions(sources={"video": str(video), "audio": str(wav)}), [sink])
         origin = pipe.start()
         frames = Subscriber(zmq.Context.instance(), [pipe.sup.endpoints["video"]], ["video"], hwm=0)
@@ -386,6 +387,20 @@ def bench_spoken_paths(n_commands: int, rounds: int = 1) -> dict:
     if got["file"] and got["mic"]:
         out["mic_minus_file_p50_ms"] = round(pct(got["mic"], 50) - pct(got["file"], 50), 1)
     return {**out, "runs": runs}
+
+
+def bench_early_turn(n_commands: int, rounds: int = 1) -> dict:
+    """Speech end to intent with the semantic end of turn (early answers) and without, from
+    files, interleaved (off, on, on, off per round) so that neither gains from running second."""
+    got: dict[str, list[float]] = {"off": [], "live": []}
+    for early in ("off", "live", "live", "off") * rounds:
+        got[early] += _file_run(n_commands, 0, early)[0]
+    n = 2 * rounds * n_commands
+    out = {f"early_{k}_spoken_end_to_intent_ms": {**summary(xs), "recognised": f"{len(xs)}/{n}"}
+           for k, xs in got.items()}
+    if got["off"] and got["live"]:
+        out["early_minus_off_p50_ms"] = round(pct(got["live"], 50) - pct(got["off"], 50), 1)
+    return out
 
 
 def bench_loaded(n_commands: int, n_typed: int) -> dict:
@@ -534,7 +549,7 @@ def run_bench(quick: bool = False) -> dict:
         "transport": bench_transport(100 if quick else 1000),
         "encoders_ms": bench_encoders(n),
         "pipeline": {**bench_pipeline(2 if quick else 6, 5 if quick else 40),
-                     **({} if quick else bench_spoken_paths(6))},
+                     **({} if quick else {**bench_spoken_paths(6), **bench_early_turn(6)})},
         "loaded": bench_loaded(2 if quick else 6, 5 if quick else 40),
         "processes": bench_processes(12 if quick else 30),
         "sessions": bench_sessions(4 if quick else 30),
@@ -573,7 +588,9 @@ def print_table(result: dict) -> None:
         con.print(f"{k}: {v}")
 
 
-if __name__ == "__main__":  # python -m stream.offline.bench ROUNDS: only the file/microphone comparison
+if __name__ == "__main__":  # python -m stream.offline.bench [early] ROUNDS: one comparison only
     import json
 
-    print(json.dumps(bench_spoken_paths(6, int(sys.argv[1]) if len(sys.argv) > 1 else 1), indent=2))
+    which = bench_early_turn if sys.argv[1:2] == ["early"] else bench_spoken_paths
+    rounds = int(sys.argv[-1]) if len(sys.argv) > 1 and sys.argv[-1].isdigit() else 1
+    print(json.dumps(which(6, rounds), indent=2))

@@ -14,6 +14,7 @@ from pathlib import Path
 from stream.core.clock import now_ns
 from stream.core.message import EOS, Message, Topic
 from stream.fusion.fuser import Fuser
+from stream.fusion.latency import StageLatency
 from stream.process.stage import Output, Stage, StageContext
 from stream.session.features import FeatureRecorder
 
@@ -34,6 +35,7 @@ class FusionStage(Stage):
         self.fuser: Fuser | None = None
         self.cache: FeatureRecorder | None = None
         self.lat: list[float] = []
+        self.stage_ms = StageLatency()
 
     def start(self, origin_ns: int) -> None:
         super().start(origin_ns)
@@ -49,7 +51,7 @@ class FusionStage(Stage):
     def process(self, m: Message) -> list[Output]:
         assert self.fuser is not None
         self.fuser.add(m, now_ns())
-        if self.cache is not None:
+        if self.cache is not None and not m.meta.get("early"):  # the cache keeps what was said
             self.cache.add(m)
         return []
 
@@ -57,9 +59,11 @@ class FusionStage(Stage):
         assert self.fuser is not None
         out = []
         for w in self.fuser.poll(now_ns()):
-            pred = self.fuser.predict(w, now_ns())
+            closed = now_ns()
+            pred = self.fuser.predict(w, closed)
             if pred is None:
                 continue
+            self.stage_ms.add(w, closed, now_ns())
             self.lat.append(pred["latency_ms"])
             out.append(Output(Topic.PREDICTION, w.start_ns, w.published_ns, meta=pred,
                               watermark=w.published_ns,
@@ -71,6 +75,7 @@ class FusionStage(Stage):
             s = sorted(self.lat[-200:])
             self.ctx.gauges["latency_p50_ms"] = round(s[len(s) // 2], 1)
             self.ctx.gauges["latency_p95_ms"] = round(s[int(len(s) * 0.95)], 1)
+            self.ctx.gauges["stages_ms"] = self.stage_ms.summary()
         self.done = self.fuser.done
         return out
 

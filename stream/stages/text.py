@@ -81,25 +81,28 @@ class TextStage(Stage):
         self.pacer = Pacer(self.ctx.cfg.run.speed or None, origin_ns)
         self.start_ns = int(opt.start_s * 1e9)
 
-    def _embed(self, text: str, t0: int, t1: int, source: str, capture: int) -> Output:
+    def _embed(self, text: str, t0: int, t1: int, source: str, capture: int,
+               early: bool = False) -> Output:
         enc0 = now_ns()
         e = self.emb([text])[0]
         enc1 = now_ns()
         self.ctx.gauges.update(encode_ms=round((enc1 - enc0) / 1e6, 1), last=text)
-        self.ctx.stats[source] += 1
-        if self.rec is not None:
+        self.ctx.stats[source + "_early" if early else source] += 1
+        meta = {"text": text, "source": source, **({"early": True} if early else {})}
+        if self.rec is not None and not early:  # a session keeps what was finally said
             o = self.origin_ns
             self.rec.add({"t": round((t0 - o) / 1e9, 6), "end": round((t1 - o) / 1e9, 6),
                           "text": text, "source": source})
-        return Output("text", t0, t1, {"embedding": e}, meta={"text": text, "source": source},
+        return Output("text", t0, t1, {"embedding": e}, meta=meta,
                       stages={"capture": capture, "encode_start": enc0, "encode_end": enc1})
 
     def process(self, m: Message) -> list[Output]:
-        """Final transcripts from the ASR."""
+        """Final transcripts from the ASR, and early ones (decoded at the first pause)."""
         out = []
-        if m.topic == Topic.TRANSCRIPT and m.meta.get("final"):
+        early = m.meta.get("early") is True
+        if m.topic == Topic.TRANSCRIPT and (m.meta.get("final") or early):
             capture = m.stages.get("capture", now_ns())
-            out.append(self._embed(m.meta["text"], m.t_start, m.t_end, "asr", capture))
+            out.append(self._embed(m.meta["text"], m.t_start, m.t_end, "asr", capture, early))
         self.asr_wm = max(self.asr_wm, m.watermark)
         return out
 

@@ -21,6 +21,21 @@ BARS = "▁▂▃▄▅▆▇█"
 WORKER_STYLE = {"ok": "green", "starting": "yellow", "down": "red", "lost": "bold red", "away": "red"}
 
 
+def _ms(v: float) -> str:
+    return f"{v:.1f}" if v < 10 else f"{v:.0f}"
+
+
+SHORT = {"capture": "cap", "encode": "enc", "transport": "net", "window": "wait", "fusion": "fuse"}
+
+
+def _stage_line(stages: dict) -> str:
+    """Where the latency goes: p50/p95 of each stage of the newest input's path (short names,
+    so that the line fits 80 columns; the README's dashboard section spells them out)."""
+    parts = [f"{SHORT.get(k, k)} {_ms(v[0])}/{_ms(v[1])}" for k, v in stages.items()
+             if isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) for x in v)]
+    return "p50/p95 ms: " + " ".join(parts)
+
+
 class DashState:
     def __init__(self, title: str = "stream assistant") -> None:
         self.title = title
@@ -51,7 +66,7 @@ class DashState:
                 self.partial = text
 
     def _now(self, p: dict, partial: str, final: str, typed: str,
-             recent: list[tuple[float, float, str]]) -> Panel:
+             recent: list[tuple[float, float, str]], stages: Any) -> Panel:
         intent = p.get("intent", "…")
         head = Text()
         head.append(f"{intent}", style="bold magenta" if intent not in ("none", "…") else "bold")
@@ -60,6 +75,8 @@ class DashState:
         head.append("   addressed ")
         head.append(f"{addressed:.2f}", style="green" if addressed >= 0.5 else "dim")
         head.append(f"   t={p.get('t', 0):.1f}s")
+        if p.get("early"):
+            head.append("   early", style="bold cyan")  # answered before the end of the turn
         mods = Text("modalities: ")
         for m, s in p.get("modalities", {}).items():
             mods.append(f"{m} ", style=STATUS_STYLE.get(s, ""))
@@ -76,7 +93,10 @@ class DashState:
         if typed:
             talk.append("   typed: ", style="dim")
             talk.append(typed)
-        return Panel(Group(head, mods, talk, self._spark(recent)), title=self.title, border_style="cyan")
+        lines = [head, mods, talk, self._spark(recent)]
+        if isinstance(stages, dict) and stages:
+            lines.append(Text(_stage_line(stages), style="dim"))
+        return Panel(Group(*lines), title=self.title, border_style="cyan")
 
     @staticmethod
     def _spark(recent: list[tuple[float, float, str]], span_s: float = 10.0, width: int = 40) -> Text:
@@ -102,7 +122,8 @@ class DashState:
         for c in ("t (s)", "intent", "conf", "addr", "text"):
             tl.add_column(c)
         for q in reversed(timeline):
-            tl.add_row(f"{q['t']:.1f}", q["intent"], f"{q['confidence']:.2f}",
+            intent = q["intent"] + (" (early)" if q.get("early") else "")
+            tl.add_row(f"{q['t']:.1f}", intent, f"{q['confidence']:.2f}",
                        f"{q['addressed']:.2f}", (q.get("text") or "")[:40])
         return tl
 
@@ -116,7 +137,7 @@ class DashState:
         if g.get("error"):
             return str(g["error"])
         if name == "fusion":
-            return f"latency p50 {g.get('latency_p50_ms', '–')} ms  p95 {g.get('latency_p95_ms', '–')} ms"
+            return f"latency {g.get('latency_p50_ms', '–')}/{g.get('latency_p95_ms', '–')} ms"
         shows = {m.name: m.show for m in modalities()}
         return shows[name](g) if name in shows else ""
 
@@ -161,7 +182,8 @@ class DashState:
             partial, final, typed, events = self.partial, self.final, self.typed, list(self.events)
             recording = self.recording
         layout = Layout()
-        layout.split_column(Layout(self._now(p, partial, final, typed, recent), size=7),
+        stages = health.get("fusion", {}).get("gauges", {}).get("stages_ms")
+        layout.split_column(Layout(self._now(p, partial, final, typed, recent, stages), size=7),
                             Layout(Panel(self._timeline(timeline), title="recent predictions"), ratio=2),
                             Layout(Panel(Group(self._health(health), self._foot(health, events, recording)),
                                          title="health"), ratio=2))

@@ -23,7 +23,7 @@ def test_dashboard_shows_prediction_transcript_health_and_counts():
     con.print(d.render())
     out = con.export_text()
     for needle in ("HassTurnOn", "confidence 0.93", "audio (stale)", "…turn on the kit",
-                   "14.8 fps", "face yes", "vad 0.91", "latency p50 41.0 ms", "text.late=2",
+                   "14.8 fps", "face yes", "vad 0.91", "latency 41.0/– ms", "text.late=2",
                    "turn on the kitchen lights"):
         assert needle in out, needle
     assert "shedding" not in out
@@ -45,13 +45,27 @@ def test_it_stays_readable_in_an_80x24_terminal():
                       "text": "turn on the kitchen lights" if i == 55 else ""})
     d.health = {n: {"state": "ok", "gauges": {}, "stats": {}} for n in ("video", "audio", "asr", "text",
                                                                       "fusion")}
+    d.health["fusion"]["gauges"]["stages_ms"] = {
+        "capture": [3.2, 9.8], "encode": [14.4, 21.0], "transport": [0.4, 1.1],
+        "window": [120.3, 260.9], "fusion": [2.3, 3.1]}
     con = Console(record=True, width=80, height=24)
     con.print(d.render())
     lines = con.export_text().splitlines()
     assert len(lines) <= 24 and max(len(x) for x in lines) <= 80
     out = "\n".join(lines)
-    for needle in ("HassTurnOn", "addressed", "last 10 s", "fusion", "video"):
+    for needle in ("HassTurnOn", "addressed", "last 10 s", "fusion", "video",
+                   "p50/p95 ms: cap 3.2/9.8 enc 14/21 net 0.4/1.1 wait 120/261 fuse 2.3/3.1"):
         assert needle in out, needle
+
+
+def test_an_early_answer_is_marked_as_such():
+    d = DashState("live")
+    d.prediction({"t": 2.1, "intent": "HassTurnOn", "confidence": 0.95, "addressed": 0.9,
+                  "modalities": {}, "text": "turn on the lights", "event": True, "early": True})
+    con = Console(record=True, width=100, height=30)
+    con.print(d.render())
+    out = con.export_text()
+    assert "early" in out.splitlines()[1] and "HassTurnOn (early)" in out
 
 
 def test_a_remote_worker_shows_its_clock_offset_round_trip_and_uncertainty():

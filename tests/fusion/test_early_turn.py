@@ -1,0 +1,104 @@
+"""Semantic end of turn: an early transcript (decoded at the first pause) answered when the
+intent model is sure, the final confirming or contradicting it (counted)."""
+
+import numpy as np
+import pytest
+
+from stream.config import Config
+from stream.core.message import Message
+from stream.encoders.asr import StreamingAsr
+from stream.process.stage import eos, run_stage
+from stream.stages.asr import AsrStage
+from stream.stages.fusion import FusionStage
+from tests.fakes import EchoIntentModel, HashingTextEmbedder, ScriptedWhisper
+from tests.stages.test_stages import audio_messages, replay_cfg, tone_wav
+
+pytestmark = pytest.mark.unit
+S = 1_000_000_000
+EMB = HashingTextEmbedder()
+
+
+def asr_outputs(tmp_path, spans, early: str, live: bool = False):
+    msgs = audio_messages(tone_wav(tmp_path / "a.wav", spans, 3.0))
+    cfg = Config().asr
+    cfg.early = early
+    asr = StreamingAsr(cfg, model=ScriptedWhisper(["turn on the kitchen lights"]), live=live)
+    return run_stage(AsrStage(asr), [*msgs, eos("audio")])
+
+
+def test_the_transcript_of_each_first_pause_comes_early_and_the_final_still_ends_the_turn(tmp_path):
+    # One turn with a 200 ms pause inside (under the 300 ms end-of-turn silence).
+    outs = asr_outputs(tmp_path, [(0.5, 1.3), (1.5, 2.2)], "always")
+    early = [o for o in outs if o.meta["early"]]
+    finals = [o for o in outs if o.meta["final"]]
+    assert [o.meta["text"] for o in finals] == ["turn on the kitchen lights"]
+    assert len(early) == 2 and not any(o.meta["final"] for o in early)  # one at each pause
+    assert all(o.t_start == finals[0].t_start for o in early)  # the same utterance (its onset)
+    assert early[0].t_end < early[1].t_end == finals[0].t_end  # the last pause was the end
+    assert outs.index(early[1]) < outs.index(finals[0])  # before the silence timer ran out
+
+
+def test_early_transcripts_are_live_only_unless_asked(tmp_path):
+    spans = [(0.5, 1.3)]
+    assert not [o for o in asr_outputs(tmp_path, spans, "live") if o.meta["early"]]  # a replay
+    assert [o for o in asr_outputs(tmp_path, spans, "live", live=True) if o.meta["early"]]
+    assert not [o for o in asr_outputs(tmp_path, spans, "off", live=True) if o.meta["early"]]
+
+
+def text(seq: int, t0: float, t1: float, words: str, early: bool = False) -> Message:
+    meta = {"text": words, "source": "asr", **({"early": True} if early else {})}
+    a, b = int(t0 * S), int(t1 * S)
+    return Message("text", seq, a, b, a if early else b, {"embedding": EMB([words])[0]}, meta,
+                   {"capture": b}, topic="text")
+
+
+def fuse(msgs: list[Message], confidence: float = 0.85):
+    cfg = replay_cfg()
+    cfg.fusion.early_confidence = confidence  # the echo model is 0.9 sure of everything
+    stage = FusionStage(EchoIntentModel())
+    outs = run_stage(stage, [*msgs, eos("text")], cfg=cfg, listens=["text"])
+    events = [o.meta for o in outs[:-1] if o.meta["event"]]
+    stats = {k.split(".")[1]: v for k, v in stage.ctx.stats.items() if "early" in k and v}
+    return events, stats
+
+
+def test_a_sure_early_answer_stands_and_its_final_adds_no_second_answer():
+    events, stats = fuse([text(0, 1.0, 2.05, "turn on the lights", early=True),
+                          text(1, 1.0, 2.05, "turn on the lights")])
+    assert [(e["t"], e["intent"], e.get("early")) for e in events] == [(2.05, "HassTurnOn", True)]
+    assert stats == {"early_answered": 1, "early_confirmed": 1}
+
+
+def test_an_unsure_early_transcript_waits_for_its_final():
+    events, stats = fuse([text(0, 1.0, 2.05, "turn on the lights", early=True),
+                          text(1, 1.0, 2.05, "turn on the lights")], confidence=0.95)
+    assert [(e["t"], e["intent"], e.get("early")) for e in events] == [(2.05, "HassTurnOn", None)]
+    assert stats == {"early_unsure": 1}
+    events, stats = fuse([text(0, 1.0, 2.05, "what time is it", early=True),
+                          text(1, 1.0, 2.05, "what time is it")])
+    assert [(e["intent"], e.get("early")) for e in events] == [("none", None)]
+
+
+def test_a_final_with_other_words_is_answered_and_a_different_intent_counts_as_contradicted():
+    # They paused after "turn on the lights" and went on: the final says something else.
+    events, stats = fuse([text(0, 1.0, 2.05, "turn on the lights", early=True),
+                          text(1, 1.0, 3.05, "never mind the lights")])
+    assert [(e["t"], e["intent"], e.get("early")) for e in events] == [
+        (2.05, "HassTurnOn", True), (3.05, "none", None)]
+    assert stats == {"early_answered": 1, "early_contradicted": 1}
+    events, stats = fuse([text(0, 1.0, 2.05, "turn on the lights", early=True),
+                          text(1, 1.0, 3.05, "turn on the lights in the kitchen")])
+    assert [e["intent"] for e in events] == ["HassTurnOn", "HassTurnOn"]
+    assert stats == {"early_answered": 1, "early_upheld": 1}
+
+
+def test_early_transcripts_stay_out_of_the_windows_that_follow():
+    """Only the final is buffered: later windows see one transcript, not two."""
+    cfg = replay_cfg()
+    cfg.fusion.early_confidence = 0.85
+    stage = FusionStage(EchoIntentModel())
+    run_stage(stage, [text(0, 1.0, 2.05, "turn on the lights", early=True),
+                      text(1, 1.0, 2.05, "turn on the lights")], cfg=cfg, listens=["text"])
+    assert stage.fuser is not None
+    assert [it.meta["text"] for it in stage.fuser.aligner.buf["text"]] == ["turn on the lights"]
+    assert np.isfinite(stage.fuser.aligner.buf["text"][0].parts["embedding"]).all()
