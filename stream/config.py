@@ -74,6 +74,7 @@ class AsrConfig:
 @dataclass
 class TextConfig:
     max_len: int = 64
+    end_of_turn: str = ""  # end-of-turn detector checkpoint (empty: models/end_of_turn.pt)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class FusionConfig:
     intent_threshold: float = 0.5
     addressed_threshold: float = 0.5
     early_confidence: float = 0.9  # answer an early transcript only this sure of a command
+    early_complete: float = 0.5  # ... and only if the end-of-turn detector finds it this complete
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""``train-text``: retrain the baseline text intent classifier on hassil sentences."""
+"""``train-text``: retrain the baseline text intent classifier on hassil sentences, or with
+``--end-of-turn`` the end-of-turn detector (whole commands against their beginnings)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from pathlib import Path
 
 def add(sub) -> None:
     sp = sub.add_parser("train-text", help="retrain the baseline text intent classifier")
-    sp.add_argument("--out", default="models/intent_baseline.pt")
+    sp.add_argument("--out", help="default: models/intent_baseline.pt (models/end_of_turn.pt)")
+    sp.add_argument("--end-of-turn", action="store_true",
+                    help="train the end-of-turn detector instead (semantic end of turn)")
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(fn=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.offline.train_text import train
-
-    print(json.dumps(train(Path(args.out), seed=args.seed), indent=2))
+    if args.end_of_turn:
+        from stream.offline.train_end_of_turn import train
+    else:
+        from stream.offline.train_text import train
+    out = args.out or ("models/end_of_turn.pt" if args.end_of_turn else "models/intent_baseline.pt")
+    print(json.dumps(train(Path(out), seed=args.seed), indent=2))
     return 0

@@ -187,6 +187,17 @@ class Aligner:
 
     def _close(self, p: _Pending, now: int) -> Window:
         end = p.end_ns if p.content_end_ns is None else p.content_end_ns
+        w = self.peek(end, now, p.early)
+        for s in self.streams:
+            if w.status[s] != "ok":
+                self.counts[f"{s}.{w.status[s]}_windows"] += 1
+        self.last_closed = max(self.last_closed, p.end_ns)
+        w.event, w.at_ns = p.event, None if p.content_end_ns is None else p.end_ns
+        return w
+
+    def peek(self, end: int, now: int, early: tuple[str, Item] | None = None) -> Window:
+        """The window ending at ``end`` with what is buffered now, closing nothing (``early``:
+        a provisional item in place of its utterance's buffered one, in this window only)."""
         start = end - self.window_ns
         items = {}
         newest, newest_item = 0, None
@@ -195,21 +206,14 @@ class Aligner:
                 sel = [it for it in buf if start < it.t_end <= end]
             else:
                 sel = [it for it in buf if it.t_end > start and it.t_start < end]
-            if p.early is not None and p.early[0] == s:
-                prov = p.early[1]
-                sel = [it for it in sel if it.t_start != prov.t_start] + [prov]
+            if early is not None and early[0] == s:
+                sel = [it for it in sel if it.t_start != early[1].t_start] + [early[1]]
             items[s] = sel
             for it in sel:
                 if it.capture_ns > newest:
                     newest, newest_item = it.capture_ns, it
-        status = self._status(end, now)
-        for s in self.streams:
-            if status[s] != "ok":
-                self.counts[f"{s}.{status[s]}_windows"] += 1
-        self.last_closed = max(self.last_closed, p.end_ns)
-        return Window(start, end, items, status, p.event, newest,
-                      None if p.content_end_ns is None else p.end_ns,
-                      p.early, newest_item)
+        return Window(start, end, items, self._status(end, now), False, newest, None, early,
+                      newest_item)
 
     def _prune(self) -> None:
         keep_after = self.last_closed - self.window_ns - self.hop_ns

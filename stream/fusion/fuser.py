@@ -48,6 +48,7 @@ class _Turn:
 
     text: str  # the latest early transcript's words
     end_ns: int
+    complete: float  # the end-of-turn detector's belief that the words are a whole command
     decided: str = ""  # "", "answered" or "unsure": what its early window did
     answered: list[str] = field(default_factory=list)  # intents answered early
     final_same: bool = False  # the final came with the same words and end: no window of its own
@@ -56,22 +57,24 @@ class _Turn:
 
 class EarlyTurns:
     """Semantic end of turn: answer an utterance's early transcript (decoded at its first
-    pause) when the intent model is sure of a command, before the silence timer ends.
+    pause) when the intent model is sure of a command and the end-of-turn detector finds the
+    words complete, before the silence timer ends.
 
     The early transcript is in its own window only (never buffered). Its final either
     repeats it (then the final opens no window of its own: the answer stands) or differs
     (the speaker went on): the final is answered as usual, and if an early answer's
     intent differs, it was *contradicted* (counted, so it can be kept rare)."""
 
-    def __init__(self, confidence: float, addressed: float, counts) -> None:
-        self.confidence, self.addressed = confidence, addressed
+    def __init__(self, confidence: float, complete: float, addressed: float, counts) -> None:
+        self.confidence, self.complete, self.addressed = confidence, complete, addressed
         self.counts = counts  # the aligner's counter ("<stream>.<reason>" -> n)
         self.turns: dict[tuple[str, int], _Turn] = {}
 
     def early(self, stream: str, m: Message) -> None:
         if len(self.turns) >= MAX_TURNS:
             self.turns.pop(next(iter(self.turns)))
-        self.turns[(stream, m.t_start)] = _Turn(m.meta.get("text", ""), m.t_end)
+        self.turns[(stream, m.t_start)] = _Turn(m.meta.get("text", ""), m.t_end,
+                                                 float(m.meta.get("complete", 0.0)))
 
     def final(self, stream: str, m: Message) -> bool:
         """A final transcript came; True if it needs a window of its own."""
@@ -98,10 +101,10 @@ class EarlyTurns:
         assert w.early is not None
         stream, prov = w.early
         turn = self.turns.get((stream, prov.t_start))
-        sure = (pred["intent"] != NONE and pred["confidence"] >= self.confidence
-                and pred["addressed"] >= self.addressed)
         if turn is None:  # pushed out: nothing left to check it against
             return None
+        sure = (pred["intent"] != NONE and pred["confidence"] >= self.confidence
+                and pred["addressed"] >= self.addressed and turn.complete >= self.complete)
         if sure:
             turn.decided = "answered"
             turn.answered.append(pred["intent"])
@@ -172,7 +175,7 @@ class Fuser:
         self.schemas = {m.name: m.parts(cfg) for m in mods}
         self.meta_types = {m.name: m.meta for m in mods}
         self.events = {m.name for m in mods if m.events}
-        self.meta_types = {n: {**t, "early": bool} if n in self.events else t
+        self.meta_types = {n: {**t, "early": bool, "complete": float} if n in self.events else t
                            for n, t in self.meta_types.items()}
         # Replay: every stream present is required and only watermarks close windows.
         required = self.streams if cfg.run.replay else f.require
@@ -184,7 +187,8 @@ class Fuser:
                                origin_ns + int(start_s * 1e9),
                                None if cfg.run.replay else f.deadline_ms * 1_000_000,
                                f.stale_ms * 1_000_000, instants=tuple(self.events))
-        self.turns = EarlyTurns(f.early_confidence, f.addressed_threshold, self.aligner.counts)
+        self.turns = EarlyTurns(f.early_confidence, f.early_complete, f.addressed_threshold,
+                                self.aligner.counts)
 
     def _implausible(self, m: Message, now_ns: int) -> str | None:
         if not self.check_time:

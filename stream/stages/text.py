@@ -40,8 +40,9 @@ LINES_PER_TURN = 32  # scripted lines embedded per turn (~0.3 s on a slow CPU)
 
 
 class TextStage(Stage):
-    def __init__(self, embedder=None) -> None:
+    def __init__(self, embedder=None, detector=None) -> None:
         self.emb = embedder  # texts -> (n, 384); tests pass a hashing embedder
+        self.detector = detector  # embeddings -> P(complete turn), for early transcripts
 
     def setup(self, ctx: StageContext) -> None:
         super().setup(ctx)
@@ -55,6 +56,10 @@ class TextStage(Stage):
             torch.set_num_threads(cfg.run.torch_threads)
             self.emb = TextEmbedder(weights.torch_device(cfg.run.device), cfg.text.max_len)
         self.emb(["warm up"])
+        if self.detector is None and cfg.asr.early != "off":
+            from stream.intent.end_of_turn import load_detector
+
+            self.detector = load_detector(cfg.text.end_of_turn)
         self.pull = None
         if "say" in ctx.endpoints:
             self.pull = zmq.Context.instance().socket(zmq.PULL)
@@ -88,7 +93,9 @@ class TextStage(Stage):
         enc1 = now_ns()
         self.ctx.gauges.update(encode_ms=round((enc1 - enc0) / 1e6, 1), last=text)
         self.ctx.stats[source + "_early" if early else source] += 1
-        meta = {"text": text, "source": source, **({"early": True} if early else {})}
+        meta: dict = {"text": text, "source": source}
+        if early:  # is it a whole command, or did they only pause? (fusion decides with it)
+            meta.update(early=True, complete=round(float(self.detector(e)[0]), 4) if self.detector else 0.0)
         if self.rec is not None and not early:  # a session keeps what was finally said
             o = self.origin_ns
             self.rec.add({"t": round((t0 - o) / 1e9, 6), "end": round((t1 - o) / 1e9, 6),

@@ -45,8 +45,9 @@ def test_early_transcripts_are_live_only_unless_asked(tmp_path):
     assert not [o for o in asr_outputs(tmp_path, spans, "off", live=True) if o.meta["early"]]
 
 
-def text(seq: int, t0: float, t1: float, words: str, early: bool = False) -> Message:
-    meta = {"text": words, "source": "asr", **({"early": True} if early else {})}
+def text(seq: int, t0: float, t1: float, words: str, early: bool = False,
+         complete: float = 0.9) -> Message:
+    meta = {"text": words, "source": "asr", **({"early": True, "complete": complete} if early else {})}
     a, b = int(t0 * S), int(t1 * S)
     return Message("text", seq, a, b, a if early else b, {"embedding": EMB([words])[0]}, meta,
                    {"capture": b}, topic="text")
@@ -77,6 +78,14 @@ def test_an_unsure_early_transcript_waits_for_its_final():
     events, stats = fuse([text(0, 1.0, 2.05, "what time is it", early=True),
                           text(1, 1.0, 2.05, "what time is it")])
     assert [(e["intent"], e.get("early")) for e in events] == [("none", None)]
+
+
+def test_a_sure_command_that_is_not_a_whole_turn_waits_for_its_final():
+    """'Set the 89 minute' is a confident timer, but the end-of-turn detector doubts it."""
+    events, stats = fuse([text(0, 1.0, 2.05, "turn on the lights", early=True, complete=0.2),
+                          text(1, 1.0, 2.05, "turn on the lights")])
+    assert [(e["intent"], e.get("early")) for e in events] == [("HassTurnOn", None)]
+    assert stats == {"early_unsure": 1}
 
 
 def test_a_final_with_other_words_is_answered_and_a_different_intent_counts_as_contradicted():

@@ -94,6 +94,29 @@ def test_text_stage_orders_scripted_lines_behind_the_asr_watermark():
     assert stage.done and stage.watermark == EOS
 
 
+def test_text_stage_scores_early_transcripts_for_a_complete_turn_and_keeps_them_out_of_the_session(
+        tmp_path):
+    asr = [Message("asr", 0, S // 2, S, S // 2, meta={"text": "turn on the", "final": False,
+                                                     "early": True}, topic="asr"),
+           Message("asr", 1, S // 2, 2 * S, 2 * S, meta={"text": "turn on the lights", "final": True},
+                   topic="asr"),
+           Message("asr", 2, 3 * S, 3 * S, EOS, topic="wm")]
+    seen = []
+
+    def detector(e):
+        seen.append(e.shape)
+        return np.array([0.25], np.float32)
+
+    stage = TextStage(HashingTextEmbedder(), detector)
+    outs = run_stage(stage, asr, cfg=replay_cfg(), listens=["asr"],
+                     options=RunOptions(scripted=True, record=str(tmp_path)))
+    assert [(o.meta["text"], o.meta.get("early"), o.meta.get("complete")) for o in outs] == [
+        ("turn on the", True, 0.25), ("turn on the lights", None, None)]
+    assert seen == [(384,)]  # only the early one is scored
+    lines = (tmp_path / "text.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and "turn on the lights" in lines[0]  # the session keeps what was said
+
+
 def test_fusion_stage_closes_windows_on_watermarks_and_ends_with_eos():
     emb = HashingTextEmbedder()(["turn on the lights"])[0]
     t = 1_100_000_000  # off the 200 ms grid: an event window answers at once
