@@ -6,9 +6,12 @@ cd "$(dirname "$0")"
 
 # System packages: espeak-ng (speech for tests and the demo), libportaudio2 (sounddevice);
 # pulseaudio, pulseaudio-utils and libasound2-plugins: the virtual microphone the tests speak
-# into (a private PulseAudio server whose null sink's monitor PortAudio sees through ALSA).
+# into (a private PulseAudio server whose null sink's monitor PortAudio sees through ALSA);
+# python3-gi, gir1.2-gst-rtsp-server-1.0 and GStreamer's base and good plugins: the RTSP
+# camera the tests watch (GStreamer's RTSP server, run by the system Python).
 need=()
-for pkg in espeak-ng libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins; do
+for pkg in espeak-ng libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins \
+           python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -75,3 +75,39 @@ def _listening(port: int) -> bool:
     """Whether something listens on this TCP port (read from /proc, without connecting)."""
     rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
     return any(r.split()[1].endswith(f":{port:04X}") and r.split()[3] == "0A" for r in rows)
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # has Debian's GObject bindings (python3-gi); the venv has not
+
+
+def rtsp_available() -> bool:
+    """Whether GStreamer's RTSP server can run here (setup.sh installs it)."""
+    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+    return Path(SYSTEM_PYTHON).is_file() and subprocess.run(
+        [SYSTEM_PYTHON, "-c", probe], capture_output=True).returncode == 0
+
+
+@contextlib.contextmanager
+def rtsp_camera(video: Path | str, auth: str = "", fps: float = 15.0) -> Iterator[str]:
+    """An IP camera on loopback: ``video``'s frames as RTP/JPEG from GStreamer's RTSP server
+    (``tests/rtsp_camera.py``), in a loop, behind basic auth if ``auth`` ("user:password").
+    Yields the URL without the credentials (``rtsp://127.0.0.1:PORT/cam``)."""
+    import tempfile
+
+    import cv2
+
+    from stream.offline import media
+
+    with tempfile.TemporaryDirectory() as d:
+        for i, f in enumerate(media.read_video(video)):
+            cv2.imwrite(f"{d}/{i:05d}.jpg", f)
+        proc = subprocess.Popen([SYSTEM_PYTHON, str(Path(__file__).with_name("rtsp_camera.py")), d,
+                                 str(fps), *([auth] if auth else [])],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                text=True)
+        try:
+            port = int(proc.stdout.readline())
+            yield f"rtsp://127.0.0.1:{port}/cam"
+        finally:
+            proc.kill()
+            proc.wait()

@@ -1,5 +1,6 @@
 """Network cameras (IP cameras serving HTTP MJPEG or RTSP) through OpenCV's FFmpeg backend,
-against a camera served on loopback from the carphone video."""
+against cameras served on loopback from the carphone video (a Python MJPEG server, the ffmpeg
+CLI, and GStreamer's RTSP server)."""
 
 import time
 
@@ -114,3 +115,49 @@ def test_a_stream_served_by_the_ffmpeg_cli_is_read_with_the_live_policy():
     assert len(got) == 20 and got[0][0].shape == (144, 176, 3)
     ts = [t for _, t, _ in got]
     assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+
+
+rtsp = pytest.mark.skipif(not __import__("tests.media").media.rtsp_available(),
+                          reason="GStreamer's RTSP server is not installed (setup.sh installs it)")
+
+
+def _with_auth(url: str, auth: str) -> str:
+    return url.replace("rtsp://", f"rtsp://{auth}@", 1)
+
+
+@rtsp
+def test_an_rtsp_camera_with_credentials_gives_newest_frames_stamped_as_they_arrive():
+    from tests.media import rtsp_camera
+
+    with rtsp_camera(media.carphone_path(), auth=f"user:{SECRET}") as url:
+        got = newest_frames(_with_auth(url, f"user:{SECRET}"), 20)
+    assert len(got) == 20 and got[0][0].shape == (144, 176, 3)
+    ts = [t for _, t, _ in got]
+    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+
+
+@rtsp
+def test_an_rtsp_camera_that_refuses_us_is_one_line_without_the_password():
+    from tests.media import rtsp_camera
+
+    with rtsp_camera(media.carphone_path(), auth=f"user:{SECRET}") as url:
+        src = NetworkCameraSource(_with_auth(url, "user:wrong-pw"), 15.0)
+        with pytest.raises(DeviceError) as e:
+            src.connect()
+    assert "cannot open the stream" in str(e.value) and "wrong-pw" not in str(e.value)
+    assert "rtsp://user:***@127.0.0.1" in str(e.value)
+
+
+@rtsp
+@pytest.mark.e2e
+def test_live_from_an_rtsp_camera_sees_the_face(tmp_path):
+    from tests.e2e.test_e2e import launch, live_config, predictions
+    from tests.media import rtsp_camera
+
+    with rtsp_camera(media.carphone_path(), auth=f"user:{SECRET}") as url:
+        r = launch("live", "--config", live_config(tmp_path), "--video", _with_auth(url, f"user:{SECRET}"),
+                   "--audio", "none", "--headless", "--duration", "6")
+    assert r.returncode == 0, r.stderr[-2000:]
+    preds = predictions(r.stdout)
+    assert preds and sum(p["modalities"]["video"] == "ok" for p in preds) >= len(preds) // 2
+    assert SECRET not in r.stdout + r.stderr
