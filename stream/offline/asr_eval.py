@@ -85,7 +85,7 @@ def whole_utterance(asr, x: np.ndarray) -> str:
     """One decode of a whole utterance, with the streaming path's decode settings."""
     from stream.encoders.asr import decode
 
-    return decode(asr.model, x, asr.cfg.beam_size, asr.prompt)
+    return decode(asr.model, x, asr.cfg.beam_size, asr.prompt, context_s=asr.cfg.context_s)
 
 
 def references(session: Session) -> list[Utterance]:
