@@ -114,6 +114,7 @@ class RunConfig:
     heartbeat_s: float = 0.5
     silent_restart_s: float = 10.0  # restart a running worker silent this long
     startup_s: float = 120.0  # a (re)started worker may take this long to load its models
+    fork_workers: bool = True  # torch workers forked from one preloaded process (shared memory)
     max_restarts: int = 5  # restarts in a row after which a worker is given up (the run goes on)
     replay: bool = False  # windows close on watermarks only (deterministic)
     speed: float = 1.0  # media pacing; 0 means as fast as possible

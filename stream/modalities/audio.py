@@ -23,7 +23,7 @@ def _parts(cfg) -> dict[str, Feature]:
 def _workers(cfg) -> list[WorkerDecl]:
     out = [WorkerDecl("audio", "workers.audio")]
     if cfg.asr.enabled:
-        out.append(WorkerDecl("asr", "workers.asr", inputs=("audio",)))
+        out.append(WorkerDecl("asr", "workers.asr", inputs=("audio",), torch=False))  # CTranslate2
     return out
 
 

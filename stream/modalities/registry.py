@@ -53,6 +53,9 @@ class WorkerDecl:
     # Lower CPU priority (a nice increment) for work that should give way when the machine is
     # busy: video sheds frames (newest frame only) so that hearing and answering keep up.
     nice: int = 0
+    # Runs torch models: forked from the fork server that imported torch once (shared pages;
+    # stream/process/forked.py). False: started afresh, and never maps torch at all.
+    torch: bool = True
 
 
 @dataclass(frozen=True)

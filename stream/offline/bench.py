@@ -413,13 +413,8 @@ def bench_loaded(n_commands: int, n_typed: int) -> dict:
     return {f"loaded_{k}": v for k, v in r.items()}
 
 
-def _worker_name(pid: int) -> str:
-    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    mod = next((a.decode() for a in args if a.startswith(b"workers.")), "")
-    return mod.removeprefix("workers.") or "other"
 
-
-def bench_processes(seconds: float) -> dict:
+def bench_processes(seconds: float, fork: bool = True) -> dict:
     """``live`` from files, started as a user starts it (a new process): seconds from launch to
     the first prediction, then memory (RSS, PSS) and CPU per process over the steady run."""
     import threading
@@ -431,7 +426,8 @@ def bench_processes(seconds: float) -> dict:
         video, wav, _ = _media(Path(d), 3)
         conf = Path(d) / "loop.toml"  # the media loop for as long as the run lasts
         conf.write_text((REPO / "configs" / "live.toml").read_text().replace(
-            "[video]\n", "[video]\nloop = true\n").replace("[audio]\n", "[audio]\nloop = true\n"))
+            "[video]\n", "[video]\nloop = true\n").replace("[audio]\n", "[audio]\nloop = true\n")
+            .replace("[run]\n", f"[run]\nfork_workers = {str(fork).lower()}\n"))
         t0 = time.monotonic()
         p = subprocess.Popen([sys.executable, str(REPO / "launch.py"), "live", "--config", str(conf),
                               "--video", str(video), "--audio", str(wav), "--headless",
@@ -449,7 +445,11 @@ def bench_processes(seconds: float) -> dict:
         threading.Thread(target=read, daemon=True).start()
         first.wait(120)
         time.sleep(1.0)  # past the start-up burst
-        pids = {"launcher": p.pid, **{_worker_name(c): c for c in procfs.children(p.pid)}}
+        pids = {"launcher": p.pid, **{n: w for w, n in procfs.workers(p.pid).items()}}
+        server = [c for c in procfs.children(p.pid)  # torch workers' parent (imports torch once)
+                  if b"forkserver" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        if server:
+            pids["fork server"] = server[0]
         cpu0, w0 = {k: procfs.cpu_s(v) for k, v in pids.items()}, time.monotonic()
         time.sleep(max(1.0, seconds - (time.monotonic() - t0) - 3.0))
         mem = {k: procfs.memory_mb(v) for k, v in pids.items()}
@@ -462,6 +462,17 @@ def bench_processes(seconds: float) -> dict:
             "total_rss_mb": round(sum(m["rss_mb"] for m in mem.values())),
             "total_pss_mb": round(sum(m["pss_mb"] for m in mem.values())),
             "total_cpu_percent": round(sum(cpu.values()), 1)}
+
+
+def bench_fork(seconds: float, rounds: int = 1) -> dict:
+    """Torch workers forked from the fork server against started afresh, interleaved (on, off,
+    off, on per round): first prediction and total memory."""
+    got: dict[str, list[dict]] = {"forked": [], "afresh": []}
+    for fork in (True, False, False, True) * rounds:
+        got["forked" if fork else "afresh"].append(bench_processes(seconds, fork))
+    return {k: {"first_prediction_s": [r["first_prediction_s"] for r in rs],
+                "total_pss_mb": [r["total_pss_mb"] for r in rs],
+                "total_rss_mb": [r["total_rss_mb"] for r in rs]} for k, rs in got.items()}
 
 
 # -- sessions ---------------------------------------------------------------------
@@ -588,9 +599,12 @@ def print_table(result: dict) -> None:
         con.print(f"{k}: {v}")
 
 
-if __name__ == "__main__":  # python -m stream.offline.bench [early] ROUNDS: one comparison only
+if __name__ == "__main__":  # python -m stream.offline.bench [early|fork] ROUNDS: one comparison
     import json
 
-    which = bench_early_turn if sys.argv[1:2] == ["early"] else bench_spoken_paths
     rounds = int(sys.argv[-1]) if len(sys.argv) > 1 and sys.argv[-1].isdigit() else 1
-    print(json.dumps(which(6, rounds), indent=2))
+    if sys.argv[1:2] == ["fork"]:
+        print(json.dumps(bench_fork(30, rounds), indent=2))
+    else:
+        which = bench_early_turn if sys.argv[1:2] == ["early"] else bench_spoken_paths
+        print(json.dumps(which(6, rounds), indent=2))

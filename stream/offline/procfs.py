@@ -30,6 +30,36 @@ def children(pid: int) -> set[int]:
     return out
 
 
+def parent(pid: int) -> int:
+    return int(_stat(pid)[1])
+
+
+def descendants(pid: int) -> set[int]:
+    """Children, their children, and so on."""
+    out, todo = set(), [pid]
+    while todo:
+        for c in children(todo.pop()) - out:
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def worker_name(pid: int) -> str:
+    """``video`` for a process running ``python -m workers.video`` ("" for anything else)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+    word = next((w for w in cmd.split() if w.startswith("workers.")), "")
+    return word.removeprefix("workers.")
+
+
+def workers(launcher: int) -> dict[int, str]:
+    """A launcher's worker processes (pid -> name): its descendants running ``workers.NAME``,
+    those forked by the fork server included, the fork server itself not."""
+    return {d: n for d in descendants(launcher) if (n := worker_name(d))}
+
+
 def alive(pid: int) -> bool:
     """Running, not a zombie."""
     try:

@@ -22,7 +22,8 @@ from pathlib import Path
 from stream import config
 from stream.app.pipeline import Pipeline
 from stream.app.sinks import MemorySink
-from stream.offline.procfs import alive, children
+from stream.offline.procfs import alive
+from stream.offline.procfs import workers as procfs_workers
 from stream.process.stage import RunOptions
 
 
@@ -117,7 +118,7 @@ def stop_times(rounds: int = 3) -> dict:
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         p.stdout.readline()
         first.append(time.monotonic() - t0)
-        workers = children(p.pid)
+        workers = set(procfs_workers(p.pid))
         t1 = time.monotonic()
         p.send_signal(signal.SIGTERM)
         p.wait(30)

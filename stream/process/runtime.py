@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sys
 import threading
@@ -55,6 +56,19 @@ class Spec:
         return Spec(**d)
 
 
+def _watch(pid: int) -> int | None:
+    """A pidfd that turns readable when ``pid`` exits: a forked worker's parent is the fork
+    server, not the supervisor, so ``getppid`` cannot tell. -1: already gone; None: cannot."""
+    if pid <= 0:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return -1
+    except (OSError, AttributeError):
+        return None
+
+
 class Runtime:
     """The plumbing of one worker: its sockets, heartbeats and control."""
 
@@ -85,6 +99,7 @@ class Runtime:
         self.last_hb = 0
         self.hb_ns = int(self.cfg.run.heartbeat_s * 1e9)
         self.parent = spec.parent_pid or os.getppid()
+        self.parent_fd = _watch(self.parent)
         self.host: Any = None  # a remote worker's link to the fusion host (its clock exchanges)
         self.on_heartbeat = lambda m: None  # fusion advances an input's watermark by its heartbeats
         self.loading = True  # in the stage's setup: a stop signal interrupts it at once
@@ -111,6 +126,13 @@ class Runtime:
     def send(self, out: Output) -> None:
         self.publish(out.topic, out.t_start, out.t_end, out.parts, out.meta, out.stages, out.watermark)
 
+    def _parent_gone(self) -> bool:
+        if self.parent <= 0:  # a remote worker: its link to the fusion host says
+            return False
+        if self.parent_fd is None:  # (no pidfd here) started by the supervisor itself
+            return os.getppid() != self.parent
+        return self.parent_fd < 0 or bool(select.select([self.parent_fd], [], [], 0)[0])
+
     def advance(self, watermark: int) -> None:
         self.watermark = max(self.watermark, watermark)
 
@@ -131,7 +153,7 @@ class Runtime:
             elif cmd == Control.LOST and m.meta.get("stream") in self.inputs:
                 # Given up by the supervisor: nothing more will come from it.
                 self.on_heartbeat(Message(str(m.meta["stream"]), 0, EOS, EOS, EOS))
-        if self.parent > 0 and os.getppid() != self.parent:  # supervisor gone: do not linger
+        if self._parent_gone():  # supervisor gone: do not linger
             self.stop.set()
         if self.host is not None and self.host.silent_s() > self.cfg.run.silent_restart_s:
             self.stats["fusion_host_silent"] += 1  # a remote worker whose run is gone ends too

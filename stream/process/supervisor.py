@@ -32,6 +32,8 @@ from stream.core.message import Control, Message, Topic
 from stream.core.transport import Publisher, Subscriber, apply_curve, is_loopback
 from stream.errors import StreamError
 from stream.modalities.registry import WorkerDecl, modalities
+from stream.process.forked import ForkedProcess
+from stream.process.forked import warm_up as forkserver_warm_up
 from stream.process.hosts import HostServer
 from stream.process.rundir import RunDir
 from stream.process.runtime import Spec
@@ -83,7 +85,7 @@ class RemoteProcess:
 @dataclass
 class Proc:
     name: str
-    popen: subprocess.Popen | RemoteProcess
+    popen: subprocess.Popen | ForkedProcess | RemoteProcess
     log: Path
     restarts: int = 0  # in this run (the dashboard shows it)
     in_row: int = 0  # failures since it last ran steadily (run.max_restarts bounds these)
@@ -192,8 +194,13 @@ class Supervisor:
         # The spec goes in a file: a replay's scripted text can outgrow the argument list.
         spec = self.rundir.path / f"{name}.spec.json"
         spec.write_text(self._spec(name, restart=restarts > 0).dumps())
-        popen = subprocess.Popen([sys.executable, "-m", self.workers[name].module, f"@{spec}"],
-                                 cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
+        decl = self.workers[name]
+        popen: subprocess.Popen | ForkedProcess
+        if decl.torch and self.cfg.run.fork_workers:
+            popen = ForkedProcess(decl.module, [f"@{spec}"], log, env, REPO)
+        else:
+            popen = subprocess.Popen([sys.executable, "-m", decl.module, f"@{spec}"],
+                                     cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
         f.close()
         if self.workers[name].nice:
             try:  # as it starts; raising one's own processes' nice needs no privilege
@@ -205,6 +212,9 @@ class Supervisor:
 
     def start(self, timeout_s: float = 180.0) -> int:
         """Spawn everything and hand out the time origin; returns origin_ns."""
+        forked = [n for n in self.names if self.workers[n].torch and n not in self.remote]
+        if forked and self.cfg.run.fork_workers:
+            forkserver_warm_up()
         server, client = (self.keys.for_server(), self.keys.for_client()) if self.keys else (None, None)
         if self.keys is not None:
             authenticate(self.ctx, self.keys, self.auth_denied)
@@ -213,8 +223,8 @@ class Supervisor:
                               [Topic.HEARTBEAT, Topic.PREDICTION, Topic.TRANSCRIPT], hwm=0, curve=client)
         if self.remote:
             self._serve_hosts(server)
-        for n in self.names:
-            self._spawn(n)
+        for n in sorted(self.names, key=lambda n: n in forked):  # the others do not wait for
+            self._spawn(n)                                     # the fork server's imports
         deadline = time.monotonic() + timeout_s
         while True:
             self._pump(0.05)

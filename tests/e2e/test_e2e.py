@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from stream.offline import procfs
-from stream.offline.procfs import alive, children
+from stream.offline.procfs import alive
+from stream.offline.procfs import workers as worker_pids
 from stream.process.rundir import running_assistants
 
 pytestmark = pytest.mark.e2e
@@ -69,7 +70,7 @@ def test_stop_signal_ends_everything_cleanly(tmp_path, sig):
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()  # the first prediction: everything is running
     assert line.startswith("{"), p.stderr.read()[-2000:]
-    workers = children(p.pid)
+    workers = set(worker_pids(p.pid))
     assert len(workers) == 5
     rundir = next(Path(a["dir"]) for a in running_assistants() if a["pid"] == p.pid)
     p.send_signal(sig)
@@ -85,15 +86,19 @@ def test_a_killed_worker_is_restarted_and_predictions_go_on(tmp_path):
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().startswith("{")
-        before = children(p.pid)
-        video = [w for w in before if b"workers.video" in Path(f"/proc/{w}/cmdline").read_bytes()]
+        before = worker_pids(p.pid)
+        names = {n: w for w, n in before.items()}
+        video = [names["video"]]
         # Video gives way to hearing on a busy machine (a lower CPU priority), the rest do not.
         assert {procfs.nice(w) - procfs.nice(p.pid) for w in before} == {0, 10}
         assert procfs.nice(video[0]) - procfs.nice(p.pid) == 10
-        # Lean processes: the recogniser (CTranslate2) and the launcher never load torch.
-        asr = [w for w in before if b"workers.asr" in Path(f"/proc/{w}/cmdline").read_bytes()]
-        for pid in (asr[0], p.pid):
+        # Lean processes: the recogniser (CTranslate2) and the launcher never load torch; the
+        # torch workers are forked from one fork server that imported it (shared pages).
+        for pid in (names["asr"], p.pid):
             assert b"libtorch" not in Path(f"/proc/{pid}/maps").read_bytes()
+        assert names["asr"] in procfs.children(p.pid)
+        assert len({procfs.parent(names[n]) for n in ("video", "audio", "text", "fusion")}
+                   - {p.pid}) == 1
         os.kill(video[0], signal.SIGKILL)
         # Predictions continue while video is gone, with video marked missing...
         seen_missing, seen_back = False, False
@@ -107,7 +112,7 @@ def test_a_killed_worker_is_restarted_and_predictions_go_on(tmp_path):
             elif seen_missing and pred["modalities"]["video"] == "ok":
                 seen_back = True  # ...and come back once the supervisor restarted it
         assert seen_missing and seen_back
-        assert len(children(p.pid)) == 5
+        assert len(worker_pids(p.pid)) == 5
     finally:
         p.terminate()
         _, err = p.communicate(timeout=10)
@@ -119,7 +124,7 @@ def test_a_launcher_killed_while_starting_leaves_no_worker_behind(tmp_path):
                           "--video", "synthetic", "--audio", "synthetic", "--headless"],
                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while len(workers := children(p.pid)) < 5 and time.monotonic() < deadline:
+    while len(workers := set(worker_pids(p.pid))) < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(workers) == 5
     p.kill()  # while the workers still load their models: no clean-up from the launcher
@@ -158,8 +163,7 @@ def test_two_assistants_side_by_side_and_say_reaches_the_one_asked(tmp_path):
 
 
 def _worker(launcher: int, name: str) -> int:
-    return next(w for w in children(launcher)
-                if f"workers.{name}".encode() in Path(f"/proc/{w}/cmdline").read_bytes())
+    return next(w for w, n in worker_pids(launcher).items() if n == name)
 
 
 def test_a_restarted_worker_may_take_longer_to_load_than_the_silence_limit(tmp_path):
