@@ -276,9 +276,9 @@ def bench_pipeline(n_commands: int, n_typed: int) -> dict:
     }
 
 
-def _file_run(n_commands: int, n_typed: int, early: str = "live"
+def _file_run(n_commands: int, n_typed: int, asr: dict | None = None
               ) -> tuple[list[float], list[float], list[float]]:
-    """One paced run from files: spoken, typed and frame latencies (ms). ``early``: asr.early."""
+    """One paced run from files: spoken, typed and frame latencies (ms). ``asr``: overrides."""
     import zmq
 
     from stream.app.pipeline import Pipeline
@@ -289,7 +289,7 @@ def _file_run(n_commands: int, n_typed: int, early: str = "live"
     with tempfile.TemporaryDirectory() as d:
         video, wav, ends = _media(Path(d), n_commands)
         sink = MemorySink()
-        pipe = Pipeline(bench_config(video={"loop": True}, asr={"early": early}),
+        pipe = Pipeline(bench_config(video={"loop": True}, asr=asr or {}),
                         RunOptions(sources={"video": str(video), "audio": str(wav)}), [sink])
         origin = pipe.start()
         frames = Subscriber(zmq.Context.instance(), [pipe.sup.endpoints["video"]], ["video"], hwm=0)
@@ -389,18 +389,31 @@ def bench_spoken_paths(n_commands: int, rounds: int = 1) -> dict:
     return {**out, "runs": runs}
 
 
-def bench_early_turn(n_commands: int, rounds: int = 1) -> dict:
-    """Speech end to intent with the semantic end of turn (early answers) and without, from
-    files, interleaved (off, on, on, off per round) so that neither gains from running second."""
-    got: dict[str, list[float]] = {"off": [], "live": []}
-    for early in ("off", "live", "live", "off") * rounds:
-        got[early] += _file_run(n_commands, 0, early)[0]
+def bench_asr_variants(variants: dict[str, dict], n_commands: int, rounds: int = 1) -> dict:
+    """Speech end to intent under two ``asr`` settings, from files, interleaved (A, B, B, A
+    per round) so that neither gains from running second (cold caches cost the first run)."""
+    (a, va), (b, vb) = variants.items()
+    got: dict[str, list[float]] = {a: [], b: []}
+    for name, over in ((a, va), (b, vb), (b, vb), (a, va)) * rounds:
+        got[name] += _file_run(n_commands, 0, over)[0]
     n = 2 * rounds * n_commands
-    out = {f"early_{k}_spoken_end_to_intent_ms": {**summary(xs), "recognised": f"{len(xs)}/{n}"}
+    out = {f"{k}_spoken_end_to_intent_ms": {**summary(xs), "recognised": f"{len(xs)}/{n}"}
            for k, xs in got.items()}
-    if got["off"] and got["live"]:
-        out["early_minus_off_p50_ms"] = round(pct(got["live"], 50) - pct(got["off"], 50), 1)
+    if got[a] and got[b]:
+        out[f"{b}_minus_{a}_p50_ms"] = round(pct(got[b], 50) - pct(got[a], 50), 1)
     return out
+
+
+def bench_early_turn(n_commands: int, rounds: int = 1) -> dict:
+    """The semantic end of turn (early answers) off and on."""
+    return bench_asr_variants({"early_off": {"early": "off"}, "early_on": {"early": "live"}},
+                              n_commands, rounds)
+
+
+def bench_context(n_commands: int, rounds: int = 1) -> dict:
+    """The recogniser's encoder over Whisper's 30 s and over 10 s (early answers on)."""
+    return bench_asr_variants({"context_30s": {"context_s": 30.0}, "context_10s": {"context_s": 10.0}},
+                              n_commands, rounds)
 
 
 def bench_loaded(n_commands: int, n_typed: int) -> dict:
@@ -446,10 +459,11 @@ def bench_processes(seconds: float, fork: bool = True) -> dict:
         first.wait(120)
         time.sleep(1.0)  # past the start-up burst
         pids = {"launcher": p.pid, **{n: w for w, n in procfs.workers(p.pid).items()}}
-        server = [c for c in procfs.children(p.pid)  # torch workers' parent (imports torch once)
-                  if b"forkserver" in Path(f"/proc/{c}/cmdline").read_bytes()]
-        if server:
-            pids["fork server"] = server[0]
+        for c in procfs.children(p.pid):  # the fork server (torch workers' parent) and its helper
+            cmd = Path(f"/proc/{c}/cmdline").read_bytes()
+            for key, role in ((b"forkserver", "fork server"), (b"resource_tracker", "resource tracker")):
+                if key in cmd:
+                    pids[role] = c
         cpu0, w0 = {k: procfs.cpu_s(v) for k, v in pids.items()}, time.monotonic()
         time.sleep(max(1.0, seconds - (time.monotonic() - t0) - 3.0))
         mem = {k: procfs.memory_mb(v) for k, v in pids.items()}
@@ -599,12 +613,13 @@ def print_table(result: dict) -> None:
         con.print(f"{k}: {v}")
 
 
-if __name__ == "__main__":  # python -m stream.offline.bench [early|fork] ROUNDS: one comparison
+if __name__ == "__main__":  # python -m stream.offline.bench [early|context|fork] ROUNDS: one comparison
     import json
 
     rounds = int(sys.argv[-1]) if len(sys.argv) > 1 and sys.argv[-1].isdigit() else 1
     if sys.argv[1:2] == ["fork"]:
         print(json.dumps(bench_fork(30, rounds), indent=2))
     else:
-        which = bench_early_turn if sys.argv[1:2] == ["early"] else bench_spoken_paths
+        which = {"early": bench_early_turn, "context": bench_context}.get(sys.argv[1], bench_spoken_paths) \
+            if len(sys.argv) > 1 else bench_spoken_paths
         print(json.dumps(which(6, rounds), indent=2))
