@@ -7,7 +7,10 @@ are embedded, and fusion replays them over the session's cached video and audio 
 with the shipped model. Every early window is decided as live decides it: answered if the
 model is sure of a command, and an answer that the final then revises to another intent is
 *contradicted*. Counts are per session and in total, against the labelled command spans.
-Partials are skipped (they never feed a final or an early transcript).
+Partials are skipped (they never feed a final or an early transcript). Each session is also
+scored as ``eval`` scores it (spoken command spans right, false triggers, unaddressed speech
+that fired): with ``--config`` changing the recogniser, this is ``eval`` for a new
+recogniser without re-encoding the video.
 
 Synthetic voices hardly pause inside a command, so the corpus rarely tests a revision.
 ``hesitations`` asks the harder question: had the speaker paused after word k of each
@@ -106,13 +109,26 @@ def measure_session(session: Session, cfg: Config, model, emb, detector,
     counts = {k: sum(v for c, v in fuser.aligner.counts.items() if c.endswith("." + k)) for k in KEYS}
     commands = [sp for sp in session.labels() if sp["intent"] != "none"]
     finals = [m for m in spoken if not m.meta.get("early")]
-    return {**counts, "early_transcripts": sum(1 for m in spoken if m.meta.get("early")),
+    return {**counts, **_scored(session, preds, finals),
+            "early_transcripts": sum(1 for m in spoken if m.meta.get("early")),
             "finals": sum(1 for m in spoken if not m.meta.get("early")),
             "command_spans": len(commands),
             "early_in_command_spans": sum(1 for p in preds if p.get("early") and any(
                 sp["start"] <= p["t"] <= sp["end"] + 1.0 for sp in commands)),
             "hesitations": hesitations(_filled(cfg, model, cached, typed + finals), finals, commands,
                                        emb, detector)}
+
+
+def _scored(session: Session, preds: list[dict], finals: list[Message]) -> dict:
+    """What ``eval`` would say of these predictions (as counts, so sessions add up)."""
+    from stream.offline import evaluate
+
+    speech = [{"t": m.t_start / 1e9, "end": m.t_end / 1e9} for m in finals]
+    sc = evaluate.score(preds, session.labels(), session.duration_s, session.text_events(), speech=speech)
+    spoken = [e for e in sc["events"] if e["kind"] == "spoken"]
+    return {"spoken_spans": len(spoken), "spoken_right": sum(e["right"] for e in spoken),
+            "false_triggers": sc["false_triggers"], "unaddressed_utterances": sc["unaddressed_utterances"],
+            "unaddressed_fired": sc["unaddressed_fired"]}
 
 
 def _filled(cfg: Config, model, cached: dict[str, list[Message]], texts: list[Message]):
@@ -130,6 +146,8 @@ def _total(per: dict[str, dict]) -> dict:
     total = {k: sum(r[k] for r in per.values()) for k in next(iter(per.values())) if k != "hesitations"}
     n = total["command_spans"]
     total["contradicted_per_command"] = round(total["early_contradicted"] / n, 4) if n else None
+    k = total["spoken_spans"]
+    total["spoken_event_accuracy"] = round(total["spoken_right"] / k, 4) if k else None
     hs = [r["hesitations"] for r in per.values()]
     h = {k: sum(x[k] for x in hs) for k in ("commands", "pauses", "answered", "contradicted")}
     shares = [x["contradicted_per_command_if_each_paused_once"] * x["commands"] for x in hs if x["commands"]]
@@ -175,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="fusion.early_confidence values to try (default: the config's)")
     ap.add_argument("--complete", type=float, nargs="+",
                     help="fusion.early_complete values to try (default: the config's)")
+    ap.add_argument("--config", default="live", help="configs/NAME.toml or a path (asr settings)")
     args = ap.parse_args(argv)
-    cfg = config_mod.load("live")
+    cfg = config_mod.load(args.config)
     sessions = [Session(Path(p)) for p in args.sessions]
     confidences = args.confidence or [cfg.fusion.early_confidence]
     completes = args.complete or [cfg.fusion.early_complete]
