@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from stream.intent.end_of_turn import EndOfTurnNet
-from stream.offline.train_text import examples
+from stream.offline.train_text import examples, fit
 
 
 def whisper_like(text: str, rng: random.Random) -> str:
@@ -54,22 +54,8 @@ def train(out: Path, seed: int = 0, epochs: int = 40, hidden: int = 128, log=pri
     etr, ete = emb(xtr), emb(xte)
     embed_s = time.perf_counter() - t0
     net = EndOfTurnNet(etr.shape[1], hidden)
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
-    X, Y = torch.from_numpy(etr), torch.tensor(ytr, dtype=torch.float32)
-    loss_fn = nn.BCEWithLogitsLoss()
-    g = torch.Generator().manual_seed(seed)
-    for ep in range(epochs):
-        net.train()
-        perm = torch.randperm(len(X), generator=g)
-        for i in range(0, len(X), 128):
-            idx = perm[i:i + 128]
-            opt.zero_grad()
-            loss = loss_fn(net(X[idx]), Y[idx])
-            loss.backward()
-            opt.step()
-        if (ep + 1) % 10 == 0:
-            log(f"epoch {ep + 1}/{epochs} loss {loss.item():.3f}")
-    net.eval()
+    fit(net, torch.from_numpy(etr), torch.tensor(ytr, dtype=torch.float32), nn.BCEWithLogitsLoss(),
+        epochs, seed, log)
     with torch.inference_mode():
         p = torch.sigmoid(net(torch.from_numpy(ete))).numpy()
     y = np.array(yte)

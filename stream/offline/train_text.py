@@ -63,6 +63,26 @@ def examples(seed: int = 0, per_template: int = 6) -> tuple[list[hi.Example], li
     return train, test
 
 
+def fit(net: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn, epochs: int, seed: int, log=print,
+        every: int = 10) -> None:
+    """AdamW over shuffled batches of 128 (the same for every small text model here), then
+    eval mode."""
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
+    g = torch.Generator().manual_seed(seed)
+    for ep in range(epochs):
+        net.train()
+        perm = torch.randperm(len(X), generator=g)
+        for i in range(0, len(X), 128):
+            idx = perm[i:i + 128]
+            opt.zero_grad()
+            loss = loss_fn(net(X[idx]), Y[idx])
+            loss.backward()
+            opt.step()
+        if (ep + 1) % every == 0:
+            log(f"epoch {ep + 1}/{epochs} loss {loss.item():.3f}")
+    net.eval()
+
+
 def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=print) -> dict:
     from stream.encoders.text import TextEmbedder
 
@@ -79,21 +99,7 @@ def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=pri
     counts = torch.bincount(ytr, minlength=len(labels)).float().clamp(min=1)
     loss_fn = nn.CrossEntropyLoss(weight=(counts.sum() / counts / len(labels)))
     net = TextIntentNet(xtr.shape[1], len(labels), hidden)
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
-    X = torch.from_numpy(xtr)
-    g = torch.Generator().manual_seed(seed)
-    for ep in range(epochs):
-        net.train()
-        perm = torch.randperm(len(X), generator=g)
-        for i in range(0, len(X), 128):
-            idx = perm[i:i + 128]
-            opt.zero_grad()
-            loss = loss_fn(net(X[idx]), ytr[idx])
-            loss.backward()
-            opt.step()
-        if (ep + 1) % 20 == 0:
-            log(f"epoch {ep + 1}/{epochs} loss {loss.item():.3f}")
-    net.eval()
+    fit(net, torch.from_numpy(xtr), ytr, loss_fn, epochs, seed, log, every=20)
     with torch.inference_mode():
         pred = net(torch.from_numpy(xte)).argmax(-1).numpy()
     acc = float((pred == yte).mean())
