@@ -237,6 +237,9 @@ def validate(cfg: Config, where: str) -> None:
         bad("audio.sample_rate", "must be 16000 (the models' rate; inputs are resampled)")
     if cfg.asr.preroll_ms < 0:
         bad("asr.preroll_ms", "must be >= 0")
+    for name in ("early_confidence", "early_complete", "intent_threshold", "addressed_threshold"):
+        if not 0.0 <= getattr(cfg.fusion, name) <= 1.0:
+            bad(f"fusion.{name}", "must be 0-1 (a probability)")
     if not 1.0 <= cfg.asr.context_s <= 30.0:
         bad("asr.context_s", "must be 1-30 (seconds of audio Whisper's encoder sees; 30: its own)")
     if cfg.audio.chunk_ms % 32:

@@ -80,9 +80,15 @@ def _listening(port: int) -> bool:
 SYSTEM_PYTHON = "/usr/bin/python3"  # has Debian's GObject bindings (python3-gi); the venv has not
 
 
+RTSP_ELEMENTS = ("multifilesrc", "jpegdec", "jpegenc", "rtpjpegpay")  # all in plugins-good
+
+
 def rtsp_available() -> bool:
-    """Whether GStreamer's RTSP server can run here (setup.sh installs it)."""
-    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+    """Whether GStreamer's RTSP server and the elements tests/rtsp_camera.py uses are here
+    (setup.sh installs them)."""
+    probe = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
+             "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
+             f"assert all(Gst.ElementFactory.find(e) for e in {RTSP_ELEMENTS!r})")
     return Path(SYSTEM_PYTHON).is_file() and subprocess.run(
         [SYSTEM_PYTHON, "-c", probe], capture_output=True).returncode == 0
 
@@ -106,6 +112,10 @@ def rtsp_camera(video: Path | str, auth: str = "", fps: float = 15.0) -> Iterato
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 text=True)
         try:
+            import select
+
+            if not select.select([proc.stdout], [], [], 30)[0]:
+                raise RuntimeError("the RTSP camera did not start within 30 s")
             port = int(proc.stdout.readline())
             yield f"rtsp://127.0.0.1:{port}/cam"
         finally:

@@ -24,8 +24,11 @@ def main() -> None:
     server.set_address("127.0.0.1")
     server.set_service("0")  # a free port, never a fixed one
     factory = GstRtspServer.RTSPMediaFactory()
+    # Decoded and encoded again: rtpjpegpay needs the frame size in its caps (jpegparse would
+    # give it, but it is in plugins-bad; everything here is in plugins-good).
     factory.set_launch(f"( multifilesrc location={frames}/%05d.jpg loop=true "
-                       f"caps=image/jpeg,framerate={fps}/1 ! jpegparse ! rtpjpegpay name=pay0 pt=26 )")
+                       f"caps=image/jpeg,framerate={fps}/1 ! jpegdec ! jpegenc "
+                       "! rtpjpegpay name=pay0 pt=26 )")
     factory.set_shared(True)
     if len(sys.argv) > 3:
         user, password = sys.argv[3].split(":", 1)

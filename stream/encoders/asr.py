@@ -87,15 +87,21 @@ def _short_context(model, audio: np.ndarray, context_s: float, beam_size: int,
     feats = np.ascontiguousarray(feats[None, :, : feats.shape[1] - feats.shape[1] % 2], dtype=np.float32)
     enc = model.model.encode(ctranslate2.StorageView.from_array(feats), to_cpu=False)
     before = tok.encode(" " + prompt.strip()) if prompt else []
-    r = model.model.generate(enc, [model.get_prompt(tok, before, without_timestamps=True)],
-                             beam_size=beam_size, no_repeat_ngram_size=3, suppress_blank=True,
-                             suppress_tokens=[-1], return_scores=True,
-                             max_length=int(12 + 6 * len(audio) / SR))[0]  # ~3 words a second at most
+    start = model.get_prompt(tok, before, without_timestamps=True)
+    r = model.model.generate(enc, [start], beam_size=beam_size, no_repeat_ngram_size=3,
+                             suppress_blank=True, suppress_tokens=[-1], return_scores=True,
+                             return_no_speech_prob=True,  # ~3 words a second at most, after the prompt:
+                             max_length=len(start) + int(12 + 6 * len(audio) / SR))[0]
     ids = r.sequences_ids[0]
     text = tok.decode(ids).strip()
     raw = text.encode()
     ratio = len(raw) / len(zlib.compress(raw)) if raw else 0.0
     logprob = r.scores[0] * len(ids) / (len(ids) + 1) if r.scores else 0.0  # as faster-whisper's
+    # Not words: faster-whisper's no-speech rule, or near-certain silence on its own (padded to
+    # 10 s, digital silence comes out as Whisper's "you" with a mean log-probability of -0.65,
+    # just inside faster-whisper's cut; its no-speech probability is 0.99, a command's ~0.1).
+    if (r.no_speech_prob > 0.6 and logprob < -1.0) or r.no_speech_prob > 0.95:
+        return "", ratio, logprob
     return text, ratio, logprob
 
 

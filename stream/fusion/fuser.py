@@ -44,26 +44,28 @@ def prediction_json(p: Prediction, origin_ns: int, latency_ms: float, event: boo
 
 @dataclass
 class _Turn:
-    """One utterance (keyed by its onset) that had an early transcript."""
+    """One utterance (keyed by its onset) that had early transcripts: one at each pause."""
 
-    text: str  # the latest early transcript's words
-    end_ns: int
-    complete: float  # the end-of-turn detector's belief that the words are a whole command
-    decided: str = ""  # "", "answered" or "unsure": what its early window did
-    answered: list[str] = field(default_factory=list)  # intents answered early
-    final_same: bool = False  # the final came with the same words and end: no window of its own
-    final_end: int | None = None  # the final (other words): its window checks the early answers
+    early: dict[int, tuple[str, float]] = field(default_factory=dict)  # end -> (words, complete),
+    # early windows not decided yet
+    decided: dict[int, tuple[str, str]] = field(default_factory=dict)  # end -> (words, intent
+    # answered early, or "" if it was not sure)
+    final: tuple[str, int] | None = None  # the final's words and end, once it came
+    answer_end: int | None = None  # the window that answers the final: its own, or the early
+    # window with the same words and end (then the final opens none)
 
 
 class EarlyTurns:
-    """Semantic end of turn: answer an utterance's early transcript (decoded at its first
-    pause) when the intent model is sure of a command and the end-of-turn detector finds the
-    words complete, before the silence timer ends.
+    """Semantic end of turn: answer an utterance's early transcript (decoded at a pause) when
+    the intent model is sure of a command and the end-of-turn detector finds the words
+    complete, before the silence timer ends.
 
-    The early transcript is in its own window only (never buffered). Its final either
-    repeats it (then the final opens no window of its own: the answer stands) or differs
-    (the speaker went on): the final is answered as usual, and if an early answer's
-    intent differs, it was *contradicted* (counted, so it can be kept rare)."""
+    Early transcripts are in their own windows only (never buffered). The ASR sends one at
+    each pause, the last one with the final's words: that one's window answers for the final
+    (early if sure, else as the final's usual answer), and the final opens no window of its
+    own. A final with other words (the speaker went on) is answered as usual. Once the
+    final is answered, each early answer from an earlier pause is counted *upheld* or
+    *contradicted* by the final's intent (kept rare: README)."""
 
     def __init__(self, confidence: float, complete: float, addressed: float, counts) -> None:
         self.confidence, self.complete, self.addressed = confidence, complete, addressed
@@ -71,65 +73,63 @@ class EarlyTurns:
         self.turns: dict[tuple[str, int], _Turn] = {}
 
     def early(self, stream: str, m: Message) -> None:
-        if len(self.turns) >= MAX_TURNS:
-            self.turns.pop(next(iter(self.turns)))
-        self.turns[(stream, m.t_start)] = _Turn(m.meta.get("text", ""), m.t_end,
-                                                 float(m.meta.get("complete", 0.0)))
+        key = (stream, m.t_start)
+        if key not in self.turns and len(self.turns) >= MAX_TURNS:  # (a lost ASR's, never final)
+            old = next((k for k, t in self.turns.items() if t.final is None), next(iter(self.turns)))
+            del self.turns[old]
+        turn = self.turns.setdefault(key, _Turn())
+        turn.early[m.t_end] = (m.meta.get("text", ""), float(m.meta.get("complete", 0.0)))
 
     def final(self, stream: str, m: Message) -> bool:
         """A final transcript came; True if it needs a window of its own."""
         turn = self.turns.get((stream, m.t_start))
         if turn is None:
             return True
-        if turn.text == m.meta.get("text") and turn.end_ns == m.t_end:
-            if turn.decided == "":
-                turn.final_same = True  # its early window is pending and answers for it
+        words = m.meta.get("text", "")
+        turn.final, turn.answer_end = (words, m.t_end), m.t_end
+        if turn.early.get(m.t_end, ("",))[0] == words:
+            return False  # its early window is still open, and will answer for it
+        if turn.decided.get(m.t_end, ("",))[0] == words:
+            intent = turn.decided[m.t_end][1]
+            if intent:  # answered already, by the same words
+                self._settle(stream, m.t_start, intent)
                 return False
-            del self.turns[(stream, m.t_start)]
-            if turn.decided == "answered":
-                self.counts[f"{stream}.early_confirmed"] += 1
-                return False
-            return True
-        if turn.answered or turn.decided == "":
-            turn.final_end = m.t_end
-        else:
-            del self.turns[(stream, m.t_start)]
         return True
 
     def window(self, w: Window, pred: dict) -> dict | None:
-        """The prediction to publish for an early window (None: not sure enough)."""
+        """The prediction to publish for an early window (None: nothing to publish)."""
         assert w.early is not None
         stream, prov = w.early
         turn = self.turns.get((stream, prov.t_start))
-        if turn is None:  # pushed out: nothing left to check it against
+        if turn is None or prov.t_end not in turn.early:
             return None
+        words, complete = turn.early.pop(prov.t_end)
         sure = (pred["intent"] != NONE and pred["confidence"] >= self.confidence
-                and pred["addressed"] >= self.addressed and turn.complete >= self.complete)
-        if sure:
-            turn.decided = "answered"
-            turn.answered.append(pred["intent"])
-            self.counts[f"{stream}.early_answered"] += 1
-            if turn.final_same:
-                self.counts[f"{stream}.early_confirmed"] += 1
-                del self.turns[(stream, prov.t_start)]
-            return {**pred, "early": True}
-        turn.decided = "unsure"
-        self.counts[f"{stream}.early_unsure"] += 1
-        if turn.final_same:  # the final's own answer, given by this window
-            del self.turns[(stream, prov.t_start)]
-            return pred
-        return None
+                and pred["addressed"] >= self.addressed and complete >= self.complete)
+        turn.decided[prov.t_end] = (words, pred["intent"] if sure else "")
+        self.counts[f"{stream}.early_answered" if sure else f"{stream}.early_unsure"] += 1
+        if turn.answer_end == prov.t_end:  # the final's own words: this answers it
+            self._settle(stream, prov.t_start, pred["intent"])
+            return {**pred, "early": True} if sure else pred
+        return {**pred, "early": True} if sure else None
 
     def checked(self, w: Window, pred: dict) -> None:
-        """An event window: if it answers a final that revised early answers, count them."""
-        for key, turn in list(self.turns.items()):
-            if turn.final_end == w.end_ns and turn.decided:
-                stream = key[0]
-                for intent in turn.answered:
-                    why = "upheld" if intent == pred["intent"] else "contradicted"
-                    self.counts[f"{stream}.early_{why}"] += 1
-                del self.turns[key]
+        """Any other window: if it answers a final, settle that utterance's early answers."""
+        for (stream, t0), turn in list(self.turns.items()):
+            if turn.final is not None and turn.answer_end == w.end_ns and not turn.early:
+                self._settle(stream, t0, pred["intent"])
 
+    def _settle(self, stream: str, t0: int, final_intent: str) -> None:
+        """The final is answered: count each early answer against its intent; forget the turn."""
+        turn = self.turns.pop((stream, t0))
+        for end, (_, intent) in turn.decided.items():
+            if not intent:
+                continue
+            if end == turn.answer_end:
+                self.counts[f"{stream}.early_confirmed"] += 1
+            else:
+                why = "upheld" if intent == final_intent else "contradicted"
+                self.counts[f"{stream}.early_{why}"] += 1
 
 def meta_problem(m: Message, types: dict[str, type]) -> str | None:
     """Why the meta fields fusion reads are unusable (None if they are fine or absent)."""
@@ -245,8 +245,7 @@ class Fuser:
         pred = prediction_json(p, self.origin_ns, latency, w.event)
         if w.early is not None:
             return self.turns.window(w, pred)
-        if w.event:
-            self.turns.checked(w, pred)
+        self.turns.checked(w, pred)  # (a final on the hop grid has no event window of its own)
         return pred
 
     def poll(self, now_ns: int) -> list[Window]:

@@ -16,8 +16,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import runpy
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 # Imported once in the fork server: torch and what the workers import around their models
@@ -73,30 +76,62 @@ def _child(module: str, argv: list[str], log: str, env: dict[str, str], cwd: str
 
 
 class ForkedProcess:
-    """``python -m MODULE ARGV``, forked from the fork server, with Popen's interface."""
+    """``python -m MODULE ARGV``, forked from the fork server, with Popen's interface.
+
+    The fork server is the worker's parent and reports its exit code; should the fork
+    server itself die, it would report a live worker as exited (255). So whether the worker
+    runs is asked of a pidfd on the worker itself, which is also what signals go to (no pid
+    reuse: the fork server, not we, reaps it)."""
 
     def __init__(self, module: str, argv: list[str], log: Path, env: dict[str, str], cwd: Path) -> None:
-        self._p = _context().Process(target=_child, name=module,
+        # daemon: at the launcher's exit multiprocessing terminates it rather than waiting
+        # for a worker that itself waits for the launcher to go.
+        self._p = _context().Process(target=_child, name=module, daemon=True,
                                      args=(module, list(argv), str(log), dict(env), str(cwd)))
         self._p.start()
         self.pid: int = self._p.pid  # type: ignore[assignment]
         self.returncode: int | None = None
+        try:
+            self._fd: int | None = os.pidfd_open(self.pid)
+        except OSError:  # gone already, or no pidfd here: trust the fork server
+            self._fd = None
+
+    def _running(self) -> bool:
+        return self._fd is not None and not select.select([self._fd], [], [], 0)[0]
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            self.returncode = self._p.exitcode  # negative: killed by that signal, as Popen says
+            code = self._p.exitcode  # negative: killed by that signal, as Popen says
+            if code is not None and not self._running():
+                self.returncode = code
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        self._p.join(timeout)
-        if self.poll() is None:
-            raise subprocess.TimeoutExpired(self._p.name or "worker", timeout or 0.0)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(self._p.name or "worker", timeout or 0.0)
+            fds = [self._p.sentinel] + ([self._fd] if self._fd is not None else [])
+            select.select(fds, [], [], 0.1 if left is None else min(left, 0.1))
         return self.returncode  # type: ignore[return-value]
 
+    def _signal(self, sig: int) -> None:
+        if self.poll() is not None:
+            return
+        try:
+            if self._fd is not None:
+                signal.pidfd_send_signal(self._fd, sig)
+            else:
+                os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
     def terminate(self) -> None:
-        if self.poll() is None:
-            self._p.terminate()
+        self._signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        if self.poll() is None:
-            self._p.kill()
+        self._signal(signal.SIGKILL)

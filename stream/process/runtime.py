@@ -129,8 +129,14 @@ class Runtime:
     def _parent_gone(self) -> bool:
         if self.parent <= 0:  # a remote worker: its link to the fusion host says
             return False
-        if self.parent_fd is None:  # (no pidfd here) started by the supervisor itself
-            return os.getppid() != self.parent
+        if self.parent_fd is None:  # no pidfd here: ask whether the pid still exists (a forked
+            try:                    # worker's parent is the fork server: getppid cannot tell)
+                os.kill(self.parent, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                pass
+            return False
         return self.parent_fd < 0 or bool(select.select([self.parent_fd], [], [], 0)[0])
 
     def advance(self, watermark: int) -> None:

@@ -111,3 +111,24 @@ def test_early_transcripts_stay_out_of_the_windows_that_follow():
     assert stage.fuser is not None
     assert [it.meta["text"] for it in stage.fuser.aligner.buf["text"]] == ["turn on the lights"]
     assert np.isfinite(stage.fuser.aligner.buf["text"][0].parts["embedding"]).all()
+
+
+def test_a_turn_with_a_pause_inside_is_answered_at_each_pause_and_settled_by_its_final(tmp_path):
+    """The real ASR stage's output for one turn with a pause inside: an early transcript at
+    each pause (the last with the final's words), then the final; through the fusion stage."""
+    outs = asr_outputs(tmp_path, [(0.5, 1.3), (1.5, 2.2)], "always")
+    msgs = [text(i, o.t_start / S, o.t_end / S, o.meta["text"], early=o.meta["early"])
+            for i, o in enumerate(outs) if o.meta["early"] or o.meta["final"]]
+    assert [m.meta.get("early", False) for m in msgs] == [True, True, False]
+    events, stats = fuse(msgs)
+    # Each pause answered early (the echo model is sure); the final adds no third answer.
+    assert [(e["intent"], e.get("early")) for e in events] == [("HassTurnOn", True)] * 2
+    assert events[1]["t"] == round(msgs[2].t_end / S, 3)
+    assert stats == {"early_answered": 2, "early_confirmed": 1, "early_upheld": 1}
+
+
+def test_a_final_ending_on_the_hop_grid_still_settles_its_early_answers():
+    """No event window opens for a final that ends where a grid window ends; that window answers."""
+    events, stats = fuse([text(0, 1.0, 2.05, "turn on the lights", early=True),
+                          text(1, 1.0, 3.0, "never mind the lights")])
+    assert stats == {"early_answered": 1, "early_contradicted": 1}

@@ -2,6 +2,7 @@
 
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,21 @@ def test_a_forked_worker_shows_its_module_and_dies_by_its_signal(tmp_path):
         f"/proc/{p.pid}/cmdline").read_bytes()  # ps shows what it runs
     p.kill()
     assert p.wait(30) == -signal.SIGKILL
+
+
+def test_a_worker_outliving_its_fork_server_is_still_running_and_can_be_stopped(tmp_path):
+    """The fork server reports a live worker as exited (255) when it dies itself; the pidfd
+    says otherwise, so the supervisor neither starts a second one nor loses track of it."""
+    import os
+    from multiprocessing import forkserver
+
+    p = ForkedProcess("tests.process.forked_target", ["0", "60"], tmp_path / "w.log", {}, REPO)
+    server = forkserver._forkserver._forkserver_pid
+    os.kill(server, signal.SIGKILL)  # (left unreaped: multiprocessing reaps and restarts it)
+    deadline = time.monotonic() + 30
+    while procfs.alive(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert p._p.exitcode is not None  # what the fork server's end told multiprocessing
+    assert p.poll() is None and procfs.alive(p.pid)
+    p.kill()
+    assert p.wait(30) is not None and not procfs.alive(p.pid)

@@ -141,6 +141,7 @@ def test_an_rtsp_camera_that_refuses_us_is_one_line_without_the_password():
     from tests.media import rtsp_camera
 
     with rtsp_camera(media.carphone_path(), auth=f"user:{SECRET}") as url:
+        assert newest_frames(_with_auth(url, f"user:{SECRET}"), 1)  # it serves those who may
         src = NetworkCameraSource(_with_auth(url, "user:wrong-pw"), 15.0)
         with pytest.raises(DeviceError) as e:
             src.connect()
