@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-from stream.offline.media import espeak, package_dir
+from stream.offline.media import espeak, package_dir, voice_end_s
 
 
 def lfw_subset() -> np.ndarray:
@@ -42,8 +42,7 @@ def command_wav(path: Path | str, text: str, lead_s: float = 0.5, tail_s: float 
     x, sr = espeak(text, **voice)
     lead, tail = np.zeros(int(lead_s * sr), np.float32), np.zeros(int(tail_s * sr), np.float32)
     sf.write(str(path), np.concatenate([lead, x, tail]), sr)
-    voiced = np.flatnonzero(np.abs(x) > 0.01 * np.abs(x).max())
-    return lead_s + (voiced[-1] + 1) / sr
+    return lead_s + voice_end_s(x, sr)
 
 
 @contextlib.contextmanager

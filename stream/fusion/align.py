@@ -43,6 +43,11 @@ class Item:
     capture_ns: int  # wall (monotonic) time the newest input was captured
     stages: dict[str, int] = field(default_factory=dict)  # capture, encode_*, publish, receive
 
+    @staticmethod
+    def of(msg: Message, capture_ns: int | None = None) -> Item:
+        cap = capture_ns if capture_ns is not None else msg.stages.get("capture", msg.t_end)
+        return Item(msg.t_start, msg.t_end, msg.parts, msg.meta, cap, msg.stages)
+
 
 @dataclass
 class Window:
@@ -105,8 +110,7 @@ class Aligner:
             return False
         if msg.t_end <= self.last_closed:
             self.counts[f"{s}.late"] += 1  # a window it belonged to already closed
-        cap = capture_ns if capture_ns is not None else msg.stages.get("capture", msg.t_end)
-        self.buf[s].append(Item(msg.t_start, msg.t_end, msg.parts, msg.meta, cap, msg.stages))
+        self.buf[s].append(Item.of(msg, capture_ns))
         self.seen.add(s)
         self.max_t = max(self.max_t, msg.t_end)
         self.advance(s, msg.watermark, now)

@@ -50,9 +50,8 @@ class _Turn:
     # early windows not decided yet
     decided: dict[int, tuple[str, str]] = field(default_factory=dict)  # end -> (words, intent
     # answered early, or "" if it was not sure)
-    final: tuple[str, int] | None = None  # the final's words and end, once it came
-    answer_end: int | None = None  # the window that answers the final: its own, or the early
-    # window with the same words and end (then the final opens none)
+    answer_end: int | None = None  # once the final came: the window that answers it (its own,
+    # or the early window with the same words and end, and then the final opens none)
 
 
 class EarlyTurns:
@@ -75,7 +74,7 @@ class EarlyTurns:
     def early(self, stream: str, m: Message) -> None:
         key = (stream, m.t_start)
         if key not in self.turns and len(self.turns) >= MAX_TURNS:  # (a lost ASR's, never final)
-            old = next((k for k, t in self.turns.items() if t.final is None), next(iter(self.turns)))
+            old = next((k for k, t in self.turns.items() if t.answer_end is None), next(iter(self.turns)))
             del self.turns[old]
         turn = self.turns.setdefault(key, _Turn())
         turn.early[m.t_end] = (m.meta.get("text", ""), float(m.meta.get("complete", 0.0)))
@@ -86,7 +85,7 @@ class EarlyTurns:
         if turn is None:
             return True
         words = m.meta.get("text", "")
-        turn.final, turn.answer_end = (words, m.t_end), m.t_end
+        turn.answer_end = m.t_end
         if turn.early.get(m.t_end, ("",))[0] == words:
             return False  # its early window is still open, and will answer for it
         if turn.decided.get(m.t_end, ("",))[0] == words:
@@ -116,7 +115,7 @@ class EarlyTurns:
     def checked(self, w: Window, pred: dict) -> None:
         """Any other window: if it answers a final, settle that utterance's early answers."""
         for (stream, t0), turn in list(self.turns.items()):
-            if turn.final is not None and turn.answer_end == w.end_ns and not turn.early:
+            if turn.answer_end == w.end_ns and not turn.early:
                 self._settle(stream, t0, pred["intent"])
 
     def _settle(self, stream: str, t0: int, final_intent: str) -> None:
@@ -173,10 +172,10 @@ class Fuser:
         mods = [m for m in modalities(cfg) if m.name in streams]
         self.streams = [m.name for m in mods]
         self.schemas = {m.name: m.parts(cfg) for m in mods}
-        self.meta_types = {m.name: m.meta for m in mods}
         self.events = {m.name for m in mods if m.events}
-        self.meta_types = {n: {**t, "early": bool, "complete": float} if n in self.events else t
-                           for n, t in self.meta_types.items()}
+        # An event stream's early transcripts carry two more fields (semantic end of turn).
+        self.meta_types = {m.name: {**m.meta, "early": bool, "complete": float} if m.events else m.meta
+                           for m in mods}
         # Replay: every stream present is required and only watermarks close windows.
         required = self.streams if cfg.run.replay else f.require
         # Live, at real time, event times must be plausible on our own clock (replay and paced
@@ -217,9 +216,7 @@ class Fuser:
         if m.stream in self.events and m.meta.get("early"):
             self.turns.early(m.stream, m)  # in its own window only
             self.aligner.advance(m.stream, m.watermark, now_ns)
-            item = Item(m.t_start, m.t_end, m.parts, m.meta, m.stages.get("capture", m.t_end),
-                        m.stages)
-            self.aligner.trigger(m.t_end, now_ns, (m.stream, item))
+            self.aligner.trigger(m.t_end, now_ns, (m.stream, Item.of(m)))
             return
         if self.aligner.add(m) and m.stream in self.events and self.turns.final(m.stream, m):
             self.aligner.trigger(m.t_end, now_ns)

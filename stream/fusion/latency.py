@@ -32,9 +32,10 @@ class StageLatency:
 
     def summary(self) -> dict[str, list[float]]:
         """Stage -> [p50, p95] in ms, for the stages measured so far."""
-        out = {}
-        for s, xs in self.ms.items():
-            if xs:
-                v = sorted(xs)
-                out[s] = [round(v[len(v) // 2], 1), round(v[min(len(v) - 1, int(len(v) * 0.95))], 1)]
-        return out
+        return {s: p50_p95(xs) for s, xs in self.ms.items() if xs}
+
+
+def p50_p95(xs) -> list[float]:
+    """The median and 95th percentile (nearest rank) of a non-empty collection, rounded."""
+    v = sorted(xs)
+    return [round(v[len(v) // 2], 1), round(v[min(len(v) - 1, int(len(v) * 0.95))], 1)]

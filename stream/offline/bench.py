@@ -239,11 +239,9 @@ def _media(d: Path, n_commands: int) -> tuple[Path, Path, list[tuple[float, str]
         x, sr = media.espeak(text)
         x = to_mono_16k(x, sr)
         pieces += [x, np.zeros(int(2.5 * SR), np.float32)]
-        # Where the voice ends (the last sample above 1 % of the peak): espeak pads its output
-        # with ~0.35 s of silence, which is not speech (measured from there, every figure
-        # before 2026-11-28 afternoon was ~0.35 s too kind).
-        voiced = np.flatnonzero(np.abs(x) > 0.01 * np.abs(x).max())
-        ends.append((t + (voiced[-1] + 1) / SR, text))
+        # Timed from where the voice ends, not from the end of espeak's output (its ~0.35 s of
+        # silence made every figure before 2026-11-28 afternoon that much too kind).
+        ends.append((t + media.voice_end_s(x, SR), text))
         t += len(x) / SR + 2.5
     wav = d / "commands.wav"
     sf.write(wav, np.concatenate(pieces), SR)

@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from stream.config import Config
-from stream.core.message import EOS, Message
+from stream.core.message import Message
 from stream.session.format import Session
 
 KEYS = ("early_answered", "early_confirmed", "early_upheld", "early_contradicted", "early_unsure")
@@ -93,19 +93,12 @@ def hesitations(fuser, finals: list[Message], commands: list[dict], emb, detecto
 def measure_session(session: Session, cfg: Config, model, emb, detector,
                     spoken: list[Message]) -> dict:
     """``spoken``: the session's early and final transcripts (:func:`transcripts`)."""
-    from stream.fusion.fuser import Fuser
-    from stream.session.features import load_messages
+    from stream.session.features import drain, load_messages
 
     cached = load_messages(session.root, cfg)
     typed = [m for m in cached.pop("text", []) if m.meta.get("source") != "asr"]
-    texts = sorted(typed + spoken, key=lambda m: (m.t_end, m.seq))  # (stable: early first)
-    fuser = Fuser(cfg, list(cached) + ["text"], origin_ns=0, model=model)
-    for msgs in [*cached.values(), texts]:
-        for m in msgs:
-            fuser.add(m, 0)
-    for s in fuser.streams:
-        fuser.advance(s, EOS)
-    preds = [p for p in (fuser.predict(w, None) for w in fuser.poll(0)) if p is not None]
+    fuser = _filled(cfg, model, cached, typed + spoken)
+    preds = drain(fuser)
     counts = {k: sum(v for c, v in fuser.aligner.counts.items() if c.endswith("." + k)) for k in KEYS}
     commands = [sp for sp in session.labels() if sp["intent"] != "none"]
     finals = [m for m in spoken if not m.meta.get("early")]
@@ -132,14 +125,11 @@ def _scored(session: Session, preds: list[dict], finals: list[Message]) -> dict:
 
 
 def _filled(cfg: Config, model, cached: dict[str, list[Message]], texts: list[Message]):
-    """A fuser holding every input, no window closed yet (so nothing is pruned): to peek."""
-    from stream.fusion.fuser import Fuser
+    """A fuser holding the cached video and audio and these texts, no window closed yet."""
+    from stream.session.features import filled_fuser
 
-    fuser = Fuser(cfg, list(cached) + ["text"], origin_ns=0, model=model)
-    for msgs in [*cached.values(), sorted(texts, key=lambda m: (m.t_end, m.seq))]:
-        for m in msgs:
-            fuser.add(m, 0)
-    return fuser
+    texts = sorted(texts, key=lambda m: (m.t_end, m.seq))  # (stable: an early one before its final)
+    return filled_fuser(cfg, list(cached) + ["text"], {**cached, "text": texts}, model)
 
 
 def _total(per: dict[str, dict]) -> dict:

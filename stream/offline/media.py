@@ -50,6 +50,13 @@ def write_video(path: Path | str, frames: list[np.ndarray], fps: float) -> None:
     vw.release()
 
 
+def voice_end_s(x: np.ndarray, sr: int) -> float:
+    """Where the voice in ``x`` ends, in seconds: the last sample above 1 % of the peak. espeak
+    pads its output with ~0.35 s of silence, which is not speech: latency is timed from here."""
+    voiced = np.flatnonzero(np.abs(x) > 0.01 * np.abs(x).max())
+    return (voiced[-1] + 1) / sr if len(voiced) else 0.0
+
+
 def espeak(text: str, voice: str = "en-us", speed: int = 160, pitch: int = 50) -> tuple[np.ndarray, int]:
     """Speak ``text`` with espeak-ng; returns float32 mono samples and their rate."""
     exe = shutil.which("espeak-ng")

@@ -184,6 +184,10 @@ class Supervisor:
         """What a remote worker gets when it joins (a rejoin mid-run resumes like a restart)."""
         return self._spec(name, restart=self.origin_ns is not None).dumps(), self.workers[name].module
 
+    def _forked(self, name: str) -> bool:
+        """Started from the fork server (torch imported once, shared), not afresh."""
+        return self.workers[name].torch and self.cfg.run.fork_workers and name not in self.remote
+
     def _spawn(self, name: str, restarts: int = 0, in_row: int = 0) -> None:
         log = self.rundir.path / f"{name}.log"  # logs and specs go with the run at its end
         if name in self.remote:
@@ -196,7 +200,7 @@ class Supervisor:
         spec.write_text(self._spec(name, restart=restarts > 0).dumps())
         decl = self.workers[name]
         popen: subprocess.Popen | ForkedProcess
-        if decl.torch and self.cfg.run.fork_workers:
+        if self._forked(name):
             popen = ForkedProcess(decl.module, [f"@{spec}"], log, env, REPO)
         else:
             popen = subprocess.Popen([sys.executable, "-m", decl.module, f"@{spec}"],
@@ -212,8 +216,8 @@ class Supervisor:
 
     def start(self, timeout_s: float = 180.0) -> int:
         """Spawn everything and hand out the time origin; returns origin_ns."""
-        forked = [n for n in self.names if self.workers[n].torch and n not in self.remote]
-        if forked and self.cfg.run.fork_workers:
+        forked = [n for n in self.names if self._forked(n)]
+        if forked:
             forkserver_warm_up()
         server, client = (self.keys.for_server(), self.keys.for_client()) if self.keys else (None, None)
         if self.keys is not None:

@@ -121,12 +121,22 @@ def speech_events(root: Path) -> list[dict]:
 def fusion_replay(root: Path, cfg: Config, streams: list[str], model: IntentModel) -> list[dict]:
     """Predictions of a fusion-only replay from the cache (no workers, no encoders)."""
     cfg = replace(cfg, run=replace(cfg.run, replay=True))  # the caller's config stays as it was
-    msgs = load_messages(root, cfg)
+    return drain(filled_fuser(cfg, streams, load_messages(root, cfg), model))
+
+
+def filled_fuser(cfg: Config, streams: list[str], msgs: dict[str, list[Message]],
+                 model: IntentModel) -> Fuser:
+    """A fuser (``cfg`` in replay mode) holding every message, each stream in its order, no
+    window closed yet: everything is known in advance."""
     fuser = Fuser(cfg, streams, origin_ns=0, model=model)
-    # Everything is known in advance: add it all, then let the watermarks close every window.
     for s in fuser.streams:
         for m in msgs.get(s, []):
             fuser.add(m, 0)
+    return fuser
+
+
+def drain(fuser: Fuser) -> list[dict]:
+    """End every stream and let the watermarks close every window: the predictions."""
     for s in fuser.streams:
         fuser.advance(s, EOS)
     preds = (fuser.predict(w, None) for w in fuser.poll(0))

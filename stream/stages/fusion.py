@@ -9,12 +9,13 @@ the session (``features/``) for fast fusion-only replays.
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
 from stream.core.clock import now_ns
 from stream.core.message import EOS, Message, Topic
 from stream.fusion.fuser import Fuser
-from stream.fusion.latency import StageLatency
+from stream.fusion.latency import KEEP, StageLatency, p50_p95
 from stream.process.stage import Output, Stage, StageContext
 from stream.session.features import FeatureRecorder
 
@@ -34,7 +35,7 @@ class FusionStage(Stage):
             self.model = load_model(ctx.cfg.fusion.model, ctx.cfg)
         self.fuser: Fuser | None = None
         self.cache: FeatureRecorder | None = None
-        self.lat: list[float] = []
+        self.lat: deque[float] = deque(maxlen=KEEP)  # the latest predictions' latency (ms)
         self.stage_ms = StageLatency()
 
     def start(self, origin_ns: int) -> None:
@@ -71,11 +72,10 @@ class FusionStage(Stage):
         counts = self.fuser.aligner.counts
         self.ctx.stats.update(counts)
         counts.clear()
-        if self.lat:
-            s = sorted(self.lat[-200:])
-            self.ctx.gauges["latency_p50_ms"] = round(s[len(s) // 2], 1)
-            self.ctx.gauges["latency_p95_ms"] = round(s[int(len(s) * 0.95)], 1)
-            self.ctx.gauges["stages_ms"] = self.stage_ms.summary()
+        if out:  # (only when there is something new: the percentiles sort their values)
+            g = self.ctx.gauges
+            g["latency_p50_ms"], g["latency_p95_ms"] = p50_p95(self.lat)
+            g["stages_ms"] = self.stage_ms.summary()
         self.done = self.fuser.done
         return out
 
