@@ -122,6 +122,33 @@ class RunConfig:
     plugins: list[str] = field(default_factory=list)  # modules that register more modalities
 
 
+def _default_devices() -> dict[str, str]:
+    return {"pendant lights": "kitchen", "coffee maker": "kitchen", "ceiling fan": "living room",
+            "tv": "living room", "speaker": "living room", "curtains": "living room",
+            "desk lamp": "office", "roller blinds": "bedroom", "air purifier": "bedroom",
+            "heater": "bathroom", "front door": "hallway", "thermostat": "hallway",
+            "garage door": "garage", "reading light": "study", "ceiling light": "dining room",
+            "washing machine": "basement", "porch light": ""}
+
+
+@dataclass
+class HomeConfig:
+    """The home the assistant serves, like the entities Home Assistant exposes: predictions'
+    slots are matched against these names, the recogniser's prompt names them, the corpus says
+    them. Keep device names free of area names ("pendant lights", not "kitchen lights"): "turn
+    on the kitchen lights" then means the kitchen's lights, as in Home Assistant."""
+
+    areas: list[str] = field(default_factory=lambda: [
+        "kitchen", "living room", "bedroom", "office", "garage", "bathroom", "hallway",
+        "dining room", "basement", "garden", "nursery", "study"])
+    floors: list[str] = field(default_factory=lambda: [
+        "ground floor", "first floor", "upstairs", "downstairs", "attic"])
+    devices: dict[str, str] = field(default_factory=_default_devices)  # name -> its area ("": none)
+    zones: list[str] = field(default_factory=lambda: ["home", "work", "school"])
+    aliases: dict[str, str] = field(default_factory=dict)  # another name -> a device's or area's
+    match: float = 80.0  # how alike (0-100) a heard phrase and a name must be to be that name
+
+
 @dataclass
 class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
@@ -131,6 +158,7 @@ class Config:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     net: NetConfig = field(default_factory=NetConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    home: HomeConfig = field(default_factory=HomeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -252,5 +280,20 @@ def validate(cfg: Config, where: str) -> None:
             bad("fusion.require", f"has unknown stream {s!r} (known: {', '.join(known)})")
     if cfg.run.speed < 0:
         bad("run.speed", "must be >= 0")
+    _validate_home(cfg.home, bad)
     if cfg.run.duration_s < 0:
         bad("run.duration_s", "must be >= 0 (0: until the sources end)")
+
+
+def _validate_home(h: HomeConfig, bad) -> None:
+    names = [*h.areas, *h.floors, *h.devices, *h.zones, *h.aliases]
+    if any(not n.strip() or n != n.strip().lower() for n in names):
+        bad("home", "names must be non-empty, lower case and without surrounding spaces")
+    for device, area in h.devices.items():
+        if area and area not in h.areas:
+            bad(f"home.devices[{device!r}]", f"names area {area!r}, not one of home.areas")
+    for alias, target in h.aliases.items():
+        if target not in h.devices and target not in h.areas:
+            bad(f"home.aliases[{alias!r}]", f"names {target!r}, neither a device nor an area")
+    if not 50.0 <= h.match <= 100.0:
+        bad("home.match", "must be 50-100 (rapidfuzz similarity of a heard phrase and a name)")

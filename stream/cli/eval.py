@@ -44,6 +44,7 @@ def _table(title: str, rows: list[dict], cols: dict[str, str]):
 
 SESSION_COLS = {"session": "session", "spans": "spans", "event acc": "event_accuracy",
                 "spoken": "event_accuracy_spoken", "typed": "event_accuracy_typed",
+                "slots spoken": "slot_accuracy_spoken", "slots typed": "slot_accuracy_typed",
                 "false trig/min": "false_triggers_per_min", "unaddressed fired": "fired",
                 "window F1": "window_macro_f1", "latency p50 s": "latency_s_p50"}
 ABLATION_COLS = {"model": "model", "modalities": "modalities", "event acc": "event_accuracy",

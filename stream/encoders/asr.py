@@ -16,19 +16,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from stream.config import AsrConfig
+from stream.config import AsrConfig, HomeConfig
 from stream.encoders import weights as models
 from stream.encoders.audio import SR
 
 
-def decoding_prompt(setting: str) -> str | None:
+def decoding_prompt(setting: str, home: HomeConfig | None = None) -> str | None:
     """Whisper's initial prompt for ``asr.prompt``: "auto" names the rooms and devices of the
     home (what commands are about), so the decoder expects those words."""
     if setting != "auto":
         return setting or None
-    from stream.intent import intent_set as hi
-
-    words = ", ".join(hi.AREAS + hi.FLOORS + hi.NAMES)
+    home = home or HomeConfig()
+    words = ", ".join([*home.areas, *home.floors, *home.devices])
     return f"Commands to a smart home assistant. Rooms and devices: {words}."
 
 
@@ -116,7 +115,7 @@ class Transcript:
 
 class StreamingAsr:
     def __init__(self, cfg: AsrConfig, device: str = "cpu", cpu_threads: int = 2, model=None,
-                 live: bool = True) -> None:
+                 live: bool = True, home: HomeConfig | None = None) -> None:
         """``model``: anything with faster-whisper's ``transcribe`` (tests pass a scripted one).
         ``live``: partials give way to a slow machine (spaced by the decode's wall time); a
         replay spaces them by audio time only, so what it transcribes never depends on load."""
@@ -128,7 +127,7 @@ class StreamingAsr:
                                  compute_type=compute, cpu_threads=cpu_threads)
         self.model = model
         self.cfg = cfg
-        self.prompt = decoding_prompt(cfg.prompt)
+        self.prompt = decoding_prompt(cfg.prompt, home)
         self.decode_ms = 0.0
         self.live = live
         self.early = cfg.early == "always" or (cfg.early == "live" and live)

@@ -19,6 +19,7 @@ from stream.core.message import EOS, Message, Topic
 from stream.fusion.align import Aligner, Item, Window
 from stream.intent.intent_set import NONE
 from stream.intent.prediction import IntentModel, Prediction
+from stream.intent.slots import filler
 from stream.modalities.registry import Feature, modalities
 
 FUTURE_NS = 5_000_000_000  # live: nothing is captured 5 s from now
@@ -39,6 +40,7 @@ def prediction_json(p: Prediction, origin_ns: int, latency_ms: float, event: boo
         "contributions": p.contributions,
         "text": p.text,
         "event": event,
+        **({"slots": p.slots} if p.intent != NONE else {}),
     }
 
 
@@ -168,6 +170,7 @@ class Fuser:
                  start_s: float = 0.0) -> None:
         f = cfg.fusion
         self.model = model
+        self.slots = filler(cfg.home)
         self.known = [m.name for m in modalities(cfg)]
         mods = [m for m in modalities(cfg) if m.name in streams]
         self.streams = [m.name for m in mods]
@@ -237,6 +240,8 @@ class Fuser:
         if not (math.isfinite(p.confidence) and math.isfinite(p.addressed)):
             self.aligner.counts["fusion.nonfinite_prediction"] += 1
             return None
+        if p.intent != NONE and not p.slots:
+            p.slots = self.slots.fill(p.text, p.intent)
         latency = (published_ns - w.newest_capture_ns) / 1e6 \
             if (published_ns and w.newest_capture_ns) else 0.0
         pred = prediction_json(p, self.origin_ns, latency, w.event)

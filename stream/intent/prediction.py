@@ -18,6 +18,7 @@ class Prediction:
     contributions: dict[str, float] = field(default_factory=dict)
     text: str = ""
     text_intent: str = ""  # what the text alone says, before the addressed gate
+    slots: dict[str, str | int | float] = field(default_factory=dict)  # what the intent acts on
 
 
 class IntentModel(Protocol):

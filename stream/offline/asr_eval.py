@@ -104,7 +104,7 @@ def evaluate_session(session: Session, utts: list[Utterance], cfg: Config, model
     from stream.encoders.asr import StreamingAsr
     from stream.encoders.audio import SR
 
-    asr = StreamingAsr(cfg.asr, model=model)  # fresh state per session, one model
+    asr = StreamingAsr(cfg.asr, model=model, home=cfg.home)  # fresh state per session, one model
     t0, x = _session_audio(session)
     for u in utts:
         a, b = int((u.start - PAD_S - t0) * SR), int((u.end + PAD_S - t0) * SR)

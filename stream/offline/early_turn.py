@@ -40,7 +40,7 @@ def transcripts(session: Session, cfg: Config, emb, detector) -> list[Message]:
     from stream.encoders.asr import StreamingAsr
     from stream.offline.asr_eval import asr_outputs
 
-    asr = StreamingAsr(cfg.asr, weights.ctranslate2_device(cfg.run.device), live=False)
+    asr = StreamingAsr(cfg.asr, weights.ctranslate2_device(cfg.run.device), live=False, home=cfg.home)
     outs = [o for o in asr_outputs(session, cfg, asr) if o.meta.get("final") or o.meta.get("early")]
     vecs = emb([o.meta["text"] for o in outs]) if outs else []
     out = []

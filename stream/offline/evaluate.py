@@ -6,16 +6,21 @@
   (plus the grace);
 * window macro-F1: each grid window's intent against the label at its end;
 * latency: from a span's end to the first right prediction (session seconds,
-  negative if it came before the span ended).
+  negative if it came before the span ended);
+* slots (spans labelled with them): slot accuracy, of the spans whose intent was right, those
+  whose predictions (the slots most of the right ones carry) give every labelled slot its value;
+  action accuracy, of all command spans, those right in intent and in every labelled slot.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import numpy as np
 
 from stream.intent.intent_set import NONE
+from stream.intent.slots import same
 
 
 def label_at(spans: list[dict], t: float) -> str:
@@ -77,8 +82,32 @@ def span_events(preds: list[dict], spans: list[dict], text_events: list[dict], g
         first = next((p["t"] for p in hits if p["intent"] == s["intent"]), None) if right else None
         events.append({"start": s["start"], "end": s["end"], "intent": s["intent"], "predicted": top,
                        "right": right, "kind": span_kind(s, text_events),
-                       "latency_s": None if first is None else round(first - s["end"], 3)})
+                       "latency_s": None if first is None else round(first - s["end"], 3),
+                       **_slot_check(s, [p for p in hits if right and p["intent"] == s["intent"]])})
     return events
+
+
+def _slot_check(span: dict, right: list[dict]) -> dict:
+    """A span's labelled slots against those most of its right predictions carry."""
+    gold = span.get("slots")
+    if not gold:
+        return {}
+    votes = Counter(json.dumps(p.get("slots") or {}, sort_keys=True) for p in right)
+    got = json.loads(votes.most_common(1)[0][0]) if votes else {}
+    return {"slots": gold, "predicted_slots": got,
+            "slots_right": bool(right) and all(same(v, got.get(k)) for k, v in gold.items())}
+
+
+def slot_figures(events: list[dict], kind: str) -> dict:
+    """Slot accuracy (of spans with labelled slots whose intent was right) and action accuracy
+    (of all command spans: intent right and, where labelled, every slot)."""
+    ev = [e for e in events if e["kind"] == kind]
+    labelled = [e for e in ev if "slots_right" in e and e["right"]]
+    if not any("slots_right" in e for e in ev):
+        return {}
+    return {f"slot_accuracy_{kind}": _accuracy([{"right": e["slots_right"]} for e in labelled]),
+            f"action_accuracy_{kind}": _accuracy([{"right": e["right"] and e.get("slots_right", True)}
+                                                  for e in ev])}
 
 
 def false_triggers(preds: list[dict], spans: list[dict], grace_s: float) -> list[dict]:
@@ -128,6 +157,7 @@ def score(preds: list[dict], spans: list[dict], duration_s: float,
     }
     for kind in ("spoken", "typed"):
         out[f"event_accuracy_{kind}"] = _accuracy([e for e in events if e["kind"] == kind])
+        out.update(slot_figures(events, kind))
     if speech is not None:
         # How often speech nobody addressed to the assistant still set off an intent.
         un = unaddressed_speech(speech, spans)
@@ -155,6 +185,7 @@ def overall(results: list[dict]) -> dict:
     for kind in ("spoken", "typed"):
         ev = [e for e in events if e["kind"] == kind]
         out[f"event_accuracy_{kind}"] = round(float(np.mean([e["right"] for e in ev])), 4) if ev else None
+        out.update(slot_figures(events, kind))
     if all("unaddressed_utterances" in r for r in results):
         n = sum(r["unaddressed_utterances"] for r in results)
         out["unaddressed_utterances"] = n

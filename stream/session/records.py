@@ -71,18 +71,29 @@ def read_labels(path: Path, known: list[str] | None = None) -> list[dict]:
         intent = obj.get("intent")
         if not isinstance(intent, str) or (known is not None and intent not in known):
             raise SessionError(f"{where}: unknown intent {intent!r} (known: {', '.join(known)})")
-        addressed = obj.get("addressed")
-        if addressed is not None and not isinstance(addressed, bool):
-            raise SessionError(f"{where}: field 'addressed' must be true or false")
-        spans.append((start, end, intent, i, addressed))
-    spans.sort()
+        extra = {}
+        if (addressed := obj.get("addressed")) is not None:
+            if not isinstance(addressed, bool):
+                raise SessionError(f"{where}: field 'addressed' must be true or false")
+            extra["addressed"] = addressed
+        if (slots := obj.get("slots")) is not None:
+            extra["slots"] = _slots(slots, where)
+        spans.append((start, end, intent, i, extra))
+    spans.sort(key=lambda s: s[:4])
     for (_, e0, _, i0, _), (s1, _, _, i1, _) in zip(spans, spans[1:], strict=False):
         if s1 < e0:
             raise SessionError(f"{path}:{i1}: span overlaps the span on line {i0}")
-    out = []
-    for s, e, n, _, a in spans:
-        out.append({"start": s, "end": e, "intent": n, **({} if a is None else {"addressed": a})})
-    return out
+    return [{"start": s, "end": e, "intent": n, **extra} for s, e, n, _, extra in spans]
+
+
+def _slots(slots, where: str) -> dict:
+    """A label's slots: names to strings or finite numbers."""
+    if not isinstance(slots, dict) or not all(
+            isinstance(k, str) and (isinstance(v, str) or (isinstance(v, (int, float))
+                                    and not isinstance(v, bool) and math.isfinite(v)))
+            for k, v in slots.items()):
+        raise SessionError(f"{where}: field 'slots' must map names to strings or finite numbers")
+    return slots
 
 
 SPEECH_FILE = "speech.jsonl"  # optional in a session: what was said, for ``asr-eval``

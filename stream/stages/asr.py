@@ -22,7 +22,7 @@ class AsrStage(Stage):
             from stream.encoders.asr import StreamingAsr
 
             self.asr = StreamingAsr(ctx.cfg.asr, weights.ctranslate2_device(ctx.cfg.run.device),
-                                    live=not ctx.cfg.run.replay)
+                                    live=not ctx.cfg.run.replay, home=ctx.cfg.home)
 
     def process(self, m: Message) -> list[Output]:
         enc0 = now_ns()

@@ -70,6 +70,8 @@ class DashState:
         intent = p.get("intent", "…")
         head = Text()
         head.append(f"{intent}", style="bold magenta" if intent not in ("none", "…") else "bold")
+        if p.get("slots"):  # what the command acts on
+            head.append(" " + " ".join(f"{k}={v}" for k, v in p["slots"].items()), style="magenta")
         head.append(f"   confidence {p.get('confidence', 0):.2f}")
         addressed = p.get("addressed", 0.0)
         head.append("   addressed ")
@@ -123,8 +125,9 @@ class DashState:
             tl.add_column(c)
         for q in reversed(timeline):
             intent = q["intent"] + (" (early)" if q.get("early") else "")
-            tl.add_row(f"{q['t']:.1f}", intent, f"{q['confidence']:.2f}",
-                       f"{q['addressed']:.2f}", (q.get("text") or "")[:40])
+            slots = " ".join(str(v) for k, v in (q.get("slots") or {}).items() if k != "domain")
+            tl.add_row(f"{q['t']:.1f}", intent, f"{q['confidence']:.2f}", f"{q['addressed']:.2f}",
+                       Text((q.get("text") or "")[:40] + (f" ({slots})" if slots else "")))
         return tl
 
     @staticmethod

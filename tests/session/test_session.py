@@ -139,6 +139,7 @@ def test_record_from_files_then_replay_reads_the_same_frames(media, tmp_path):
     ("overlap", "labels.jsonl:2: span overlaps the span on line 1"),
     ("unknown_intent", "unknown intent 'HassMakeCoffee' (known: none, HassBroadcast"),
     ("bad_text", "text.jsonl:1: field 't' must be a finite number"),
+    ("bad_slots", "labels.jsonl:1: field 'slots' must map names to strings or finite numbers"),
 ])
 def test_import_errors_name_the_file_and_line_and_write_nothing(media, tmp_path, case, needle):
     d = tmp_path
@@ -166,6 +167,8 @@ def test_import_errors_name_the_file_and_line_and_write_nothing(media, tmp_path,
         write_jsonl(labels, [{"start": 0.5, "end": 2.0, "intent": "HassMakeCoffee"}])
     elif case == "bad_text":
         write_jsonl(text, [{"t": "soon", "text": "hi"}])
+    elif case == "bad_slots":
+        write_jsonl(labels, [{"start": 0.5, "end": 2.0, "intent": "HassTurnOn", "slots": {"area": [1]}}])
     out = d / "out"
     r = launch("import", str(out), "--video", video, "--audio", audio, "--text", str(text),
                "--labels", str(labels))
@@ -264,6 +267,28 @@ def test_eval_metrics_on_hand_made_sets():
     classes, m = r["_confusion"]
     assert m.sum() == 24
     assert r["per_class_f1"]["HassTurnOn"] == 0.0
+
+
+def test_eval_scores_slots_of_the_spans_that_carry_them():
+    spans = [{"start": 1.0, "end": 2.0, "intent": "HassLightSet",
+              "slots": {"area": "kitchen", "brightness": 30}},
+             {"start": 5.0, "end": 6.0, "intent": "HassTurnOn", "slots": {"name": "desk lamp"}},
+             {"start": 9.0, "end": 10.0, "intent": "HassTurnOff", "slots": {"area": "office"}},
+             {"start": 13.0, "end": 14.0, "intent": "HassGetWeather"}]
+    preds = [P(t / 2, "none") for t in range(0, 34)]
+    by_t = {p["t"]: p for p in preds}
+    for t in (2.0, 2.5, 3.0):  # right, slots as labelled (brightness as a float) in most of them
+        by_t[t].update(intent="HassLightSet",
+                       slots={"area": "kitchen", "brightness": 30.0, "domain": "light"})
+    by_t[3.0]["slots"] = {"area": "kitchen"}
+    by_t[6.0].update(intent="HassTurnOn", slots={"name": "desk lamp"})
+    by_t[6.5].update(intent="HassTurnOn", slots={"name": "reading light"})  # a tie: first seen wins
+    by_t[10.0].update(intent="HassTurnOn", slots={"area": "office"})  # wrong intent
+    by_t[14.0].update(intent="HassGetWeather", slots={})
+    r = score(preds, spans, duration_s=17.0)
+    assert [e.get("slots_right") for e in r["events"]] == [True, True, False, None]
+    assert r["slot_accuracy_spoken"] == 1.0  # of the two spans with slots whose intent was right
+    assert r["action_accuracy_spoken"] == 0.75  # intent and slots: 3 of 4 spans
 
 
 def test_eval_writes_report_and_pictures(imported, tmp_path):

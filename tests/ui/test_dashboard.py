@@ -13,7 +13,8 @@ def test_dashboard_shows_prediction_transcript_health_and_counts():
     d.prediction({"t": 3.6, "intent": "HassTurnOn", "confidence": 0.93, "addressed": 0.97,
                   "modalities": {"video": "ok", "audio": "stale", "text": "ok"},
                   "contributions": {"video": 0.4, "audio": 0.1, "text": 0.5},
-                  "text": "turn on the kitchen lights"})
+                  "text": "turn on the kitchen lights",
+                  "slots": {"area": "kitchen", "domain": "light"}})
     d.transcript("turn on the kit", final=False)
     d.health = {"video": {"gauges": {"fps": 14.8, "fps_target": 15.0, "face": True, "encode_ms": 12.0},
                           "stats": {"dropped": 3}},
@@ -22,8 +23,8 @@ def test_dashboard_shows_prediction_transcript_health_and_counts():
     con = Console(record=True, width=100, height=30)
     con.print(d.render())
     out = con.export_text()
-    for needle in ("HassTurnOn", "confidence 0.93", "audio (stale)", "…turn on the kit",
-                   "14.8 fps", "face yes", "vad 0.91", "latency 41.0/– ms", "text.late=2",
+    for needle in ("HassTurnOn area=kitchen domain=light", "confidence 0.93", "audio (stale)",
+                   "…turn on the kit", "14.8 fps", "face yes", "vad 0.91", "latency 41.0/– ms", "text.late=2",
                    "turn on the kitchen lights"):
         assert needle in out, needle
     assert "shedding" not in out
@@ -42,7 +43,8 @@ def test_it_stays_readable_in_an_80x24_terminal():
     for i in range(60):  # 12 s of predictions, a command near the end
         d.prediction({"t": i * 0.2, "intent": "HassTurnOn" if i == 55 else "none", "confidence": 0.9,
                       "addressed": 0.9 if i > 50 else 0.1, "modalities": {"video": "ok", "audio": "ok"},
-                      "text": "turn on the kitchen lights" if i == 55 else ""})
+                      "text": "turn on the kitchen lights" if i == 55 else "",
+                      **({"slots": {"area": "kitchen", "domain": "light"}} if i == 55 else {})})
     d.health = {n: {"state": "ok", "gauges": {}, "stats": {}} for n in ("video", "audio", "asr", "text",
                                                                       "fusion")}
     d.health["fusion"]["gauges"]["stages_ms"] = {
@@ -53,7 +55,7 @@ def test_it_stays_readable_in_an_80x24_terminal():
     lines = con.export_text().splitlines()
     assert len(lines) <= 24 and max(len(x) for x in lines) <= 80
     out = "\n".join(lines)
-    for needle in ("HassTurnOn", "addressed", "last 10 s", "fusion", "video",
+    for needle in ("turn on the kitchen lights (kitchen)", "addressed", "last 10 s", "fusion", "video",
                    "p50/p95 ms: cap 3.2/9.8 enc 14/21 net 0.4/1.1 wait 120/261 fuse 2.3/3.1"):
         assert needle in out, needle
 

@@ -1,0 +1,83 @@
+"""Slots of a predicted intent from its words: exact parses, misheard names, numbers by unit."""
+
+import pytest
+
+from stream.config import ConfigError, HomeConfig, from_dict
+from stream.intent.slots import SlotFiller, filler, recovery, same, words_of
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def fill():
+    return filler(HomeConfig()).fill
+
+
+@pytest.mark.parametrize(("text", "intent", "want"), [
+    # Exact: hassil parses the sentence (an area's lights, with their domain).
+    ("Turn on the kitchen lights.", "HassTurnOn", {"area": "kitchen", "domain": "light"}),
+    ("set the bedroom brightness to 30%", "HassLightSet", {"area": "bedroom", "brightness": 30}),
+    # Transcripts that do not parse: each slot found on its own.
+    ("Set the brightness of the desk lamp to 30 percent.", "HassLightSet",
+     {"name": "desk lamp", "brightness": 30}),
+    ("set a timer for five minutes", "HassStartTimer", {"minutes": 5}),
+    ("Set a timer for 2 hours and twenty minutes.", "HassStartTimer", {"hours": 2, "minutes": 20}),
+    ("start a timer for 5 and a half minutes", "HassStartTimer", {"minutes": 5, "seconds": 30}),
+    ("Set the thermostat to twenty one degrees", "HassClimateSetTemperature",
+     {"name": "thermostat", "temperature": 21}),
+    ("turn the speaker volume down by 20 percent", "HassSetVolumeRelative",
+     {"name": "speaker", "volume_step": -20}),
+])
+def test_slots_of_clean_words(fill, text, intent, want):
+    got = fill(text, intent)
+    assert all(same(v, got.get(k)) for k, v in want.items()), got
+
+
+@pytest.mark.parametrize(("text", "intent", "want"), [
+    ("turn off the sealing fan in the office", "HassTurnOff", {"name": "ceiling fan", "area": "office"}),
+    ("Turn of the pendent lights", "HassTurnOff", {"name": "pendant lights"}),
+    ("what's the temperature in the garrage", "HassClimateGetTemperature", {"area": "garage"}),
+    ("open the rolla blinds", "HassTurnOn", {"name": "roller blinds"}),
+])
+def test_a_misheard_name_still_finds_the_nearest_device_or_room(fill, text, intent, want):
+    got = fill(text, intent)
+    assert {k: got.get(k) for k in want} == want, got
+
+
+def test_near_misses_of_short_or_fixed_words_are_not_names(fill):
+    # "tv" is two letters: "TB" is another word, not the television; no name at all here.
+    assert "name" not in fill("turn on TB", "HassTurnOn")
+    assert fill("turn on the thing", "HassTurnOn") == {}
+    assert fill("", "HassTurnOn") == {} and fill("turn on the tv", "not an intent") == {}
+
+
+def test_the_homes_own_names_and_aliases_come_from_the_config():
+    home = from_dict({"home": {"areas": ["snug", "kitchen"], "devices": {"lava lamp": "snug"},
+                               "aliases": {"the den": "snug", "bubble light": "lava lamp"}}}).home
+    f = SlotFiller(home)
+    assert f.fill("turn on the lava lamp", "HassTurnOn")["name"] == "lava lamp"
+    assert f.fill("switch on the bubble light please", "HassTurnOn")["name"] == "lava lamp"
+    assert f.fill("turn off the lights in the den", "HassTurnOff")["area"] == "snug"
+    assert "name" not in f.fill("turn on the desk lamp", "HassTurnOn")  # not in this home
+
+
+def test_a_bad_home_is_one_line_naming_the_field():
+    with pytest.raises(ConfigError, match=r"home.devices\['lamp'\].*'attic'"):
+        from_dict({"home": {"devices": {"lamp": "attic"}}})
+    with pytest.raises(ConfigError, match=r"home.aliases\['den'\]"):
+        from_dict({"home": {"aliases": {"den": "snug"}}})
+    with pytest.raises(ConfigError, match="home.match"):
+        from_dict({"home": {"match": 20.0}})
+
+
+def test_sampled_sentences_carry_their_slots_and_the_filler_recovers_them():
+    """Every template's sentences, as hassil samples them: the labelled slots are found."""
+    right, n = recovery()
+    assert n > 500 and right / n >= 0.95, (right, n)
+
+
+def test_words_and_values():
+    assert words_of("Set it to 30%, twenty-one degrees; 1/2 hour") == \
+        ["set", "it", "to", "30", "percent", "21", "degrees", "half", "hour"]
+    assert same(30, 30.0) and same("Living Room", "living room") and not same(30, "30 percent")
+    assert not same("kitchen", None)
