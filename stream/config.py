@@ -72,6 +72,10 @@ class AsrConfig:
     # early; fusion answers it if sure (fusion.early_confidence), before min_silence_ms ends.
     # "live" (replays stay as recorded without it), "always" (replays too: to measure it), "off".
     early: Literal["live", "always", "off"] = "live"
+    # Which Whisper: "tiny.en" (39 M parameters, English only) or "base" (74 M, multilingual,
+    # decoded as English). "auto": base on CUDA, tiny.en on the CPU, where base's decode is too
+    # slow for the latency target (README, "Speech recognition").
+    model: Literal["auto", "tiny.en", "base"] = "auto"
 
 
 @dataclass

