@@ -7,6 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
+from stream.cli.common import open_session
+from stream.errors import fail
+
 
 def add(sub) -> None:
     sp = sub.add_parser("train-text", help="retrain the baseline text intent classifier")
@@ -14,6 +17,8 @@ def add(sub) -> None:
     sp.add_argument("--end-of-turn", action="store_true",
                     help="train the end-of-turn detector instead (semantic end of turn)")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--transcripts", nargs="+", default=[], metavar="SESSION",
+                    help="encoded corpus sessions (training split): learn the recogniser's words too")
     sp.set_defaults(fn=run)
 
 
@@ -23,5 +28,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         from stream.offline.train_text import train
     out = args.out or ("models/end_of_turn.pt" if args.end_of_turn else "models/intent_baseline.pt")
-    print(json.dumps(train(Path(out), seed=args.seed), indent=2))
+    if args.end_of_turn and args.transcripts:
+        fail("--transcripts: only for the intent classifier, not --end-of-turn")
+    kw = {"transcripts": [open_session(p).root for p in args.transcripts]} if args.transcripts else {}
+    print(json.dumps(train(Path(out), seed=args.seed, **kw), indent=2))
     return 0

