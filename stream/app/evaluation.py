@@ -23,14 +23,14 @@ def session_names(sessions: list[Session]) -> list[str]:
     return names
 
 
-def score(session: Session, preds: list[dict]) -> dict:
-    speech = speech_events(session.root) if has_features(session.root) else None
+def score(session: Session, preds: list[dict], cfg: Config | None = None) -> dict:
+    speech = speech_events(session.root) if has_features(session.root, cfg) else None
     return evaluate.score(preds, session.labels(), session.duration_s, session.text_events(), speech=speech)
 
 
 def encode_sessions(sessions: list[Session], cfg: Config, batch: BatchOptions = SEQUENTIAL) -> None:
     """Feature caches for the sessions that lack one (a max-speed replay each, as batch tasks)."""
-    todo = [s for s in sessions if not has_features(s.root)]
+    todo = [s for s in sessions if not has_features(s.root, cfg)]
     run_batch(encode_session, [(str(s.root), cfg) for s in todo], session_names(todo), batch, "encoding")
 
 
@@ -53,7 +53,7 @@ def evaluate_sessions(sessions: list[Session], cfg: Config, out: Path, cache: bo
                           batch, "sessions")
     results = []
     for s, name, preds in zip(sessions, names, all_preds, strict=True):
-        r = score(s, preds)
+        r = score(s, preds, cfg)
         classes, m = r.pop("_confusion")
         pics = [out / f"{name}_timeline.png", out / f"{name}_confusion.png"]
         plots.timeline(pics[0], name, preds, s.labels(), s.duration_s)
@@ -74,7 +74,7 @@ def ablation(sessions: list[Session], cfg: Config, models: list[str] = (),
 
     def run(m: FusionModel, label: str, keep: set[str]) -> None:
         m.force_unavailable = set(m.mods) - keep
-        res = [score(s, fusion_replay(s.root, cfg, s.streams, m)) for s in sessions]
+        res = [score(s, fusion_replay(s.root, cfg, s.streams, m), cfg) for s in sessions]
         rows.append({"model": label, "modalities": "+".join(x for x in m.mods if x in keep),
                      **evaluate.overall(res)})
         m.force_unavailable = set()

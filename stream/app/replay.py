@@ -40,7 +40,7 @@ def replay_predictions(session: Session, cfg: Config, model: IntentModel | None 
     """A whole session's predictions: from its feature cache if it has one, else a max-speed
     replay through the workers (which writes the cache when ``cache``)."""
     cfg = replay_config(cfg, 0.0)
-    if cache and has_features(session.root):
+    if cache and has_features(session.root, cfg):
         from stream.intent.checkpoint import load_model  # torch: only when fusion runs here
 
         return fusion_replay(session.root, cfg, session.streams, model or load_model(cfg.fusion.model, cfg))
@@ -57,11 +57,11 @@ def replay_predictions(session: Session, cfg: Config, model: IntentModel | None 
 
 def ensure_features(session: Session, cfg: Config, log: Callable[[str], None] = print) -> None:
     """Encode a session (a max-speed replay that caches what fusion receives), unless cached."""
-    if has_features(session.root):
+    if has_features(session.root, cfg):
         return
     log(f"encoding {session.root} ({session.duration_s:.0f} s of media)…")
     replay_predictions(session, cfg, cache=True)
-    if not has_features(session.root):
+    if not has_features(session.root, cfg):
         raise StreamError(f"{session.root}: the replay ended without writing features")
 
 

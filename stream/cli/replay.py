@@ -58,7 +58,7 @@ def from_features(session, cfg, args: argparse.Namespace) -> int:
     from stream.intent.checkpoint import load_model
     from stream.session.features import fusion_replay, has_features
 
-    if not has_features(session.root):
+    if not has_features(session.root, cfg):
         fail(f"{session.root / 'features'}: no up-to-date feature cache "
              "(make one: replay --speed max --cache-features)")
     preds = fusion_replay(session.root, cfg, session.streams, load_model(cfg.fusion.model, cfg))

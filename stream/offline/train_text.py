@@ -68,12 +68,12 @@ def transcript_examples(sessions: list[Path]) -> list[hi.Example]:
     intent of what was said (``speech.jsonl``; a command said with nobody in view is still that
     command: whether it was meant for the assistant is fusion's question, not the text's)."""
     from stream.errors import SessionError
-    from stream.session.features import has_features, speech_events
+    from stream.session.features import speech_events
     from stream.session.records import SPEECH_FILE, read_speech
 
     out: list[hi.Example] = []
     for root in sessions:
-        if not has_features(root) or not (root / SPEECH_FILE).is_file():
+        if not (root / "features" / "meta.json").is_file() or not (root / SPEECH_FILE).is_file():
             raise SessionError(f"{root}: needs cached features and {SPEECH_FILE} (an encoded corpus session)")
         said = [u for u in read_speech(root / SPEECH_FILE) if "intent" in u]
         for i, heard in enumerate(speech_events(root)):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +33,24 @@ from stream.modalities.registry import modalities
 ENCODERS = {
     "video": "blazeface-short+facemesh-lips cues v1; mobilenet_v2-b0353104 features 224",
     "audio": "torchaudio logmel64 stats v1; silero-vad 6.2.3",
-    "text": "all-MiniLM-L6-v2 mean-pooled; faster-whisper tiny.en int8 beam1",
-    "version": 2,
+    "text": "all-MiniLM-L6-v2 mean-pooled; faster-whisper int8",
+    "version": 3,
 }
+ASR_LIVE_ONLY = ("enabled", "early", "partial_every_ms")  # settings no cached transcript depends on
+
+
+def encoders(cfg: Config | None = None) -> dict:
+    """What a cache is made by: the encoders, and every recogniser setting its transcripts depend
+    on (the Whisper model as resolved on this machine, its window, pre-roll, prompt...): a cache
+    made with other settings is not this config's."""
+    from stream.encoders.asr import decoding_prompt, model_name
+    from stream.encoders.weights import ctranslate2_device
+
+    cfg = cfg or Config()
+    asr = {k: v for k, v in asdict(cfg.asr).items() if k not in ASR_LIVE_ONLY}
+    asr["model"] = model_name(cfg.asr.model, ctranslate2_device(cfg.run.device))
+    asr["prompt"] = decoding_prompt(cfg.asr.prompt, cfg.home) or ""
+    return {**ENCODERS, "asr": asr}
 
 
 class FeatureRecorder:
@@ -43,6 +58,7 @@ class FeatureRecorder:
 
     def __init__(self, root: Path, origin_ns: int, cfg: Config, streams: list[str]) -> None:
         self.root, self.origin_ns = root, origin_ns
+        self.encoders = encoders(cfg)
         self.mods = [m for m in modalities(cfg) if m.name in streams]
         self.parts = {m.name: [k for k, f in m.parts(cfg).items() if f.cache] for m in self.mods}
         self.rows: dict[str, list[Message]] = {m.name: [] for m in self.mods}
@@ -71,19 +87,20 @@ class FeatureRecorder:
         tmp.mkdir(parents=True)
         for mod in self.mods:
             self._write_stream(tmp, mod, self.rows[mod.name])
-        meta = {"encoders": ENCODERS, "streams": [m.name for m in self.mods]}
+        meta = {"encoders": self.encoders, "streams": [m.name for m in self.mods]}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         dest = self.root / "features"
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(tmp, dest)
 
 
-def has_features(root: Path) -> bool:
+def has_features(root: Path, cfg: Config | None = None) -> bool:
+    """Whether ``root`` has a feature cache made the way ``cfg`` (default: the defaults) would."""
     meta = root / "features" / "meta.json"
     if not meta.is_file():
         return False
     try:
-        return json.loads(meta.read_text()).get("encoders") == ENCODERS
+        return json.loads(meta.read_text()).get("encoders") == encoders(cfg)
     except json.JSONDecodeError:
         return False
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from stream.config import Config
+from stream.config import Config, from_dict
 from stream.core.message import EOS, Message
 from stream.fusion.fuser import Fuser
 from stream.session.features import FeatureRecorder, fusion_replay, has_features, load_messages
@@ -54,6 +54,15 @@ def test_a_cache_from_other_encoders_is_ignored(tmp_path):
     m["encoders"]["version"] = 1
     meta.write_text(json.dumps(m))
     assert not has_features(tmp_path)
+
+
+def test_a_cache_made_with_other_recogniser_settings_is_not_this_configs(tmp_path):
+    """Its transcripts came from another Whisper, window, pre-roll or prompt: not reusable."""
+    record(tmp_path)
+    assert has_features(tmp_path, Config())
+    for asr in ({"model": "base"}, {"context_s": 15.0}, {"preroll_ms": 96}, {"prompt": "auto"}):
+        assert not has_features(tmp_path, from_dict({"asr": asr})), asr
+    assert has_features(tmp_path, from_dict({"asr": {"early": "off", "partial_every_ms": 500}}))
 
 
 def test_fusion_only_replay_equals_streaming_fusion_and_leaves_the_config_alone(tmp_path):
