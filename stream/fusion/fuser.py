@@ -25,6 +25,7 @@ from stream.modalities.registry import Feature, modalities
 FUTURE_NS = 5_000_000_000  # live: nothing is captured 5 s from now
 PAST_NS = 60_000_000_000  # nor a minute before the session began
 MAX_META_CHARS = 4000  # a transcript or typed line longer than this is not one
+SPEECH_MARGIN_NS = 500_000_000  # a face seen up to 0.5 s before the words counts as there
 MAX_TURNS = 64  # utterances with an early answer whose final has not come (a lost ASR's)
 
 
@@ -171,6 +172,8 @@ class Fuser:
         f = cfg.fusion
         self.model = model
         self.slots = filler(cfg.home)
+        self.presence = {m.name: m.presence for m in modalities(cfg)
+                         if m.presence is not None and cfg.fusion.speech_needs_presence}
         self.known = [m.name for m in modalities(cfg)]
         mods = [m for m in modalities(cfg) if m.name in streams]
         self.streams = [m.name for m in mods]
@@ -240,6 +243,9 @@ class Fuser:
         if not (math.isfinite(p.confidence) and math.isfinite(p.addressed)):
             self.aligner.counts["fusion.nonfinite_prediction"] += 1
             return None
+        if p.intent != NONE and self._nobody_there(w):
+            self.aligner.counts["fusion.nobody_in_view"] += 1
+            p.intent, p.confidence = NONE, round(1.0 - p.confidence, 4)
         if p.intent != NONE and not p.slots:
             p.slots = self.slots.fill(p.text, p.intent)
         latency = (published_ns - w.newest_capture_ns) / 1e6 \
@@ -249,6 +255,20 @@ class Fuser:
             return self.turns.window(w, pred)
         self.turns.checked(w, pred)  # (a final on the hop grid has no event window of its own)
         return pred
+
+    def _nobody_there(self, w: Window) -> bool:
+        """The window's newest words were spoken, and a modality that can tell (up, with items
+        over the utterance) saw nobody while they were said."""
+        words = [it for s in self.events for it in w.items.get(s, [])]
+        last = max(words, key=lambda it: it.t_end, default=None)
+        if last is None or last.meta.get("source") != "asr":
+            return False
+        for name, present in self.presence.items():
+            seen = [it for it in w.items.get(name, [])
+                    if last.t_start - SPEECH_MARGIN_NS <= it.t_end and it.t_start <= last.t_end]
+            if w.status.get(name) == "ok" and seen and not any(present(it) for it in seen):
+                return True
+        return False
 
     def poll(self, now_ns: int) -> list[Window]:
         return self.aligner.poll(now_ns)

@@ -75,6 +75,9 @@ class Modality:
     in_session: Callable[[Session], bool] = field(default=lambda s: False)
     writer: Callable[[Path, Any], Any] | None = None  # (session root, source) -> .add(data, t_s)
     show: Callable[[dict], str] = field(default=lambda gauges: "")  # dashboard note from gauges
+    # Whether an item shows someone there to talk to (video: a face); speech while this
+    # modality is up and shows nobody is not answered (fusion.speech_needs_presence).
+    presence: Callable[[Item], bool] | None = None
 
 
 _REGISTRY: dict[str, Modality] = {}

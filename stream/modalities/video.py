@@ -57,4 +57,5 @@ VIDEO = register(Modality(
     in_session=lambda s: bool(s.frames_index),
     writer=_writer,
     show=_show,
+    presence=lambda it: bool(it.parts["cues"][0] > 0.5),  # CUE_NAMES[0]: "present"
 ))
