@@ -295,8 +295,9 @@ def validate(cfg: Config, where: str) -> None:
 
 def _validate_home(h: HomeConfig, bad) -> None:
     names = [*h.areas, *h.floors, *h.devices, *h.zones, *h.aliases]
-    if any(not n.strip() or n != n.strip().lower() for n in names):
-        bad("home", "names must be non-empty, lower case and without surrounding spaces")
+    if any(not n.strip() or n != n.strip().lower() or set(n) & set("[](){}<>|") for n in names):
+        bad("home", "names must be non-empty, lower case, without surrounding spaces or any of "
+                    "[](){}<>| (hassil's template characters)")
     for device, area in h.devices.items():
         if area and area not in h.areas:
             bad(f"home.devices[{device!r}]", f"names area {area!r}, not one of home.areas")

@@ -82,9 +82,6 @@ def decode(model, audio: np.ndarray, beam_size: int, prompt: str | None, final: 
     return " ".join(s.text.strip() for s in segs).strip()
 
 
-_TOKENIZERS: dict[int, object] = {}
-
-
 def _short_context(model, audio: np.ndarray, context_s: float, beam_size: int,
                    prompt: str | None) -> tuple[str, float, float]:
     """Whisper over ``context_s`` seconds (the audio, padded with silence) instead of its 30:
@@ -96,10 +93,10 @@ def _short_context(model, audio: np.ndarray, context_s: float, beam_size: int,
     import ctranslate2
     from faster_whisper.tokenizer import Tokenizer
 
-    tok = _TOKENIZERS.get(id(model))
+    tok = getattr(model, "_stream_tokenizer", None)  # on the model: never another model's
     if tok is None:
-        tok = _TOKENIZERS[id(model)] = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
-                                                 task="transcribe", language="en")
+        tok = model._stream_tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                                                  task="transcribe", language="en")
     n = max(len(audio), int(context_s * SR))
     feats = model.feature_extractor(np.pad(audio, (0, n - len(audio))))
     feats = np.ascontiguousarray(feats[None, :, : feats.shape[1] - feats.shape[1] % 2], dtype=np.float32)

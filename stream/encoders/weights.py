@@ -119,6 +119,9 @@ def _join(parts: list[Path], first: Path, out: Path, source: str) -> Path:
             shutil.copyfile(first / name, tmp / name)
         (tmp / "joined-from.txt").write_text(source)  # last: the folder is whole once this is there
         tmp.chmod(0o755)  # (mkdtemp's folder is private)
+        if _joined(out, source):  # another process finished the same join meanwhile: use it
+            shutil.rmtree(tmp, ignore_errors=True)
+            return out
         if out.exists():  # a stale join (the parts changed): set it aside, then drop it
             old = Path(tempfile.mkdtemp(prefix=".whisper-base.old.", dir=out.parent))
             try:

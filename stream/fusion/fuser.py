@@ -257,18 +257,23 @@ class Fuser:
         return pred
 
     def _nobody_there(self, w: Window) -> bool:
-        """The window's newest words were spoken, and a modality that can tell (up, with items
-        over the utterance) saw nobody while they were said."""
+        """The window's newest words were spoken; the modalities that can tell (items over the
+        whole utterance, up to its end: a lagging camera cannot) saw nobody while they were
+        said, and none of them saw anyone."""
         words = [it for s in self.events for it in w.items.get(s, [])]
         last = max(words, key=lambda it: it.t_end, default=None)
         if last is None or last.meta.get("source") != "asr":
             return False
+        told = False
         for name, present in self.presence.items():
             seen = [it for it in w.items.get(name, [])
                     if last.t_start - SPEECH_MARGIN_NS <= it.t_end and it.t_start <= last.t_end]
-            if w.status.get(name) == "ok" and seen and not any(present(it) for it in seen):
-                return True
-        return False
+            if not seen or max(it.t_end for it in seen) < last.t_end - SPEECH_MARGIN_NS:
+                continue  # nothing over the utterance's end: it cannot tell
+            if any(present(it) for it in seen):
+                return False
+            told = True
+        return told
 
     def poll(self, now_ns: int) -> list[Window]:
         return self.aligner.poll(now_ns)

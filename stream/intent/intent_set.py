@@ -52,8 +52,9 @@ def names(intents: Intents | None = None) -> list[str]:
     return [NONE, *sorted((intents or load()).intents)]
 
 
-def slot_lists(intents: Intents, home: HomeConfig | None = None) -> dict:
-    """Home Assistant's lists with the home's own names (and our wildcard values) filled in."""
+def slot_lists(intents: Intents, home: HomeConfig | None = None, samples: bool = True) -> dict:
+    """Home Assistant's lists with the home's own names filled in, and (``samples``: for the
+    corpus's sentences) plausible values for its free-text wildcards."""
     from hassil.intents import TextSlotList
 
     from stream.config import HomeConfig
@@ -64,7 +65,7 @@ def slot_lists(intents: Intents, home: HomeConfig | None = None) -> dict:
     lists["floor"] = TextSlotList.from_strings(home.floors)
     lists["name"] = TextSlotList.from_strings(list(home.devices))
     lists["zone"] = TextSlotList.from_strings(home.zones)
-    for k, v in WILDCARDS.items():
+    for k, v in WILDCARDS.items() if samples else ():
         lists[k] = TextSlotList.from_strings(v)
     return lists
 

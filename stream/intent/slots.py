@@ -23,7 +23,7 @@ from stream.config import HomeConfig
 from stream.intent import intent_set as hi
 
 Value = str | int | float
-HOME_LISTS = ("area", "floor", "name", "zone", *hi.WILDCARDS)  # names that may be misheard
+HOME_LISTS = ("area", "floor", "name", "zone")  # the home's names: they may be misheard
 # The lists a number with this unit after it belongs to (by list name prefix).
 UNITS = {"percent": ("brightness", "volume", "position", "fan_speed"), "degree": ("temperature",),
          "kelvin": ("color_temperature",)}
@@ -44,9 +44,10 @@ class _Phrase:
 
 def words_of(text: str) -> list[str]:
     """Lower-case words, "%" as "percent", "5-minute" as "5 minute", number words as digits."""
-    text = text.lower().replace("%", " percent ").replace("-", " ")
+    text = re.sub(r"(\d),(\d{3})\b", r"\1\2", text.lower())  # "4,000 kelvin"
+    text = text.replace("%", " percent ").replace("-", " ")
     text = re.sub(r"\b(\d+)(st|nd|rd|th)\b", r"\1", text.replace("1/2", " half "))
-    raw = re.findall(r"\d+(?:\.\d+)?|[a-z']+", text)
+    raw = re.findall(r"\d+(?:\.\d+)?|[^\W\d_]+(?:'[^\W\d_]+)?", text)  # any script's letters
     out: list[str] = []
     for w in raw:
         if w in _SMALL or w in _TENS:
@@ -59,6 +60,9 @@ def words_of(text: str) -> list[str]:
             out[-1] = str(int(out[-1]) * 100)
         else:
             out.append(w)
+    for k in range(len(out) - 2, 0, -1):  # "21 point 5" -> "21.5"
+        if out[k] == "point" and out[k - 1].isdigit() and out[k + 1].isdigit():
+            out[k - 1:k + 2] = [f"{out[k - 1]}.{out[k + 1]}"]
     return out
 
 
@@ -107,11 +111,18 @@ class SlotFiller:
     def __init__(self, home: HomeConfig | None = None, intents=None) -> None:
         self.home = home or HomeConfig()
         self.intents = intents or hi.load()
-        self.lists = hi.slot_lists(self.intents, self.home)
+        # Free text (a message, a search, a list item) stays hassil's wildcard: captured from a
+        # sentence that parses, never guessed from the corpus's sample values.
+        self.lists = hi.slot_lists(self.intents, self.home, samples=False)
         self.takes = hi.template_slots(self.intents)  # intent -> slot -> list
         self.phrases = {name: self._phrases(name) for t in self.takes.values()
                         for lists in t.values() for name in lists}
-        self.fill = lru_cache(maxsize=256)(self._fill)  # windows repeat the same words
+        h = self.home
+        self.names = {" ".join(words_of(n)) for n in [*h.areas, *h.floors, *h.devices, *h.zones, *h.aliases]}
+        self._cached = lru_cache(maxsize=256)(self._fill)  # windows repeat the same words
+
+    def fill(self, text: str, intent: str) -> dict[str, Value]:
+        return dict(self._cached(text, intent))  # a copy: a sink may change what it gets
 
     def _phrases(self, list_name: str) -> list[_Phrase]:
         from hassil.intents import TextSlotList
@@ -145,19 +156,35 @@ class SlotFiller:
         clean = " ".join(re.findall(r"[\w%'.-]+", text.lower())).strip(".")
         best = None
         for r in recognize_all(clean, self.intents, slot_lists=self.lists):
+            # Free text that is a number or one of the home's names is not free text ("cancel the
+            # kitchen timer" names no timer "kitchen"): that parse is not taken.
+            if r.intent.name != intent or any(e.is_wildcard and not self._free(e.text)
+                                              for e in r.entities.values()):
+                continue
             # A parse that names a device (not only a class of them), then the one naming most.
-            if r.intent.name == intent and (best is None or _rank(r) > _rank(best)):
+            if best is None or _rank(r) > _rank(best):
                 best = r
         if best is None:
             return None
         out = {k: _plain(e.value) for k, e in best.entities.items()}
         return {k: v for k, v in out.items() if v is not None}
 
+    def _free(self, text: str) -> bool:
+        words = words_of(text)
+        while words and words[0] in ("the", "my", "our", "a", "an", "this", "that"):
+            words = words[1:]
+        return not any(c.isdigit() for w in words for c in w) and " ".join(words) not in self.names
+
     def _tolerant(self, words: list[str], intent: str) -> dict[str, Value]:
         takes = self.takes[intent]
         out: dict[str, Value] = {}
-        used: set[int] = set()
-        self._numbers(words, takes, used, out)  # first: "volume down by 5" is -5, not "down"
+        # A number inside one of the home's names ("bedroom 2") is the name's, not a value.
+        names = {i for lists in takes.values() for name in lists if name in HOME_LISTS
+                 for p in self.phrases[name] if any(w.isdigit() for w in p.words)
+                 and (m := self._find(words, p)) is not None and m[0] == 100.0 for i in m[1]}
+        taken = set(names)
+        self._numbers(words, takes, taken, out)  # first: "volume down by 5" is -5, not "down"
+        used = taken - names
         found: list[tuple[float, int, bool, str, Value, range]] = []
         for slot, lists in takes.items():
             for p in (p for name in lists for p in self.phrases[name]):

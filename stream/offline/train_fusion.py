@@ -44,6 +44,7 @@ class Example:
     addressed: float
     spoken_command: bool = False  # newest text is addressed speech labelled with a command
     nobody: bool = False  # every frame shows nobody (a donor of "nobody in view" video)
+    heard: bool = False  # it holds recognised speech
 
 
 def model_spec(cfg: Config, streams: list[str], prior: TextPrior | None = None) -> dict[str, dict]:
@@ -125,7 +126,8 @@ def window_examples(msgs: dict[str, list[Message]], spans: list[dict], typed_t: 
         wa = trim(window_arrays(w, spec, win_ns, prior), spec)
         video = wa.feats.get("video")
         nobody = video is not None and len(video) > 0 and not video[:, 0].any()
-        out.append(Example(wa, intents.index(intent), addressed, spoken, nobody))
+        heard = any(it.meta.get("source") == "asr" for it in texts)
+        out.append(Example(wa, intents.index(intent), addressed, spoken, nobody, heard))
     return out
 
 
@@ -166,9 +168,13 @@ def _batch(exs: list[Example], norm, spec, rng: np.random.Generator | None, drop
             y, a = 0, 0.0
         if rng is not None and drop > 0:
             # Modality dropout: a capture device (camera, microphone, ...) goes away for this window.
+            # Speech whose only sign of not being addressed is the empty scene keeps its video: no
+            # camera means nobody can tell, and then a command is answered (as the nobody-in-view
+            # rule does), not learnt as "no camera, so not for me".
+            scene_says_none = y == 0 and e.heard and (e.nobody or w is not e.w)
             avail = w.available.copy()
             for i, m in enumerate(spec):
-                if not get(m).always_on and rng.random() < drop:
+                if not get(m).always_on and rng.random() < drop and not (m == "video" and scene_says_none):
                     avail[i] = False
             w = replace(w, available=avail)
         ws.append(w)

@@ -63,19 +63,27 @@ def examples(seed: int = 0, per_template: int = 6) -> tuple[list[hi.Example], li
     return train, test
 
 
-def transcript_examples(sessions: list[Path]) -> list[hi.Example]:
+def transcript_examples(sessions: list[Path], held_out: set[str] = frozenset()) -> list[hi.Example]:
     """What the recogniser heard in encoded corpus sessions, errors and all, labelled with the
     intent of what was said (``speech.jsonl``; a command said with nobody in view is still that
-    command: whether it was meant for the assistant is fusion's question, not the text's)."""
+    command: whether it was meant for the assistant is fusion's question, not the text's).
+    Utterances of a ``held_out`` sentence are left out (the held-out accuracy stays held out)."""
     from stream.errors import SessionError
-    from stream.session.features import speech_events
+    from stream.session.features import ENCODERS, speech_events
     from stream.session.records import SPEECH_FILE, read_speech
 
+    known = set(hi.names())
     out: list[hi.Example] = []
     for root in sessions:
-        if not (root / "features" / "meta.json").is_file() or not (root / SPEECH_FILE).is_file():
-            raise SessionError(f"{root}: needs cached features and {SPEECH_FILE} (an encoded corpus session)")
-        said = [u for u in read_speech(root / SPEECH_FILE) if "intent" in u]
+        meta = root / "features" / "meta.json"
+        if not meta.is_file() or not (root / SPEECH_FILE).is_file() or \
+                json.loads(meta.read_text()).get("encoders", {}).get("version") != ENCODERS["version"]:
+            raise SessionError(f"{root}: needs up-to-date cached features and {SPEECH_FILE} "
+                               "(an encoded corpus session)")
+        said = [u for u in read_speech(root / SPEECH_FILE) if "intent" in u and u["text"] not in held_out]
+        for u in said:
+            if u["intent"] not in known:
+                raise SessionError(f"{root / SPEECH_FILE}: unknown intent {u['intent']!r}")
         for i, heard in enumerate(speech_events(root)):
             t0, t1 = heard["t"] - 0.3, heard["end"] + 0.3  # the utterance it overlaps
             u = next((u for u in said if u["start"] < t1 and t0 < u["end"]), None)
@@ -112,7 +120,7 @@ def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=pri
     torch.manual_seed(seed)
     labels = hi.names()
     tr, te = examples(seed)
-    heard = transcript_examples(list(transcripts))
+    heard = transcript_examples(list(transcripts), {e.text for e in te})
     tr += heard
     t0 = time.perf_counter()
     emb = TextEmbedder()

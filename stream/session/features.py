@@ -36,7 +36,7 @@ ENCODERS = {
     "text": "all-MiniLM-L6-v2 mean-pooled; faster-whisper int8",
     "version": 3,
 }
-ASR_LIVE_ONLY = ("enabled", "early", "partial_every_ms")  # settings no cached transcript depends on
+ASR_LIVE_ONLY = ("early", "partial_every_ms")  # settings no cached transcript depends on
 
 
 def encoders(cfg: Config | None = None) -> dict:
@@ -48,7 +48,9 @@ def encoders(cfg: Config | None = None) -> dict:
 
     cfg = cfg or Config()
     asr = {k: v for k, v in asdict(cfg.asr).items() if k not in ASR_LIVE_ONLY}
-    asr["model"] = model_name(cfg.asr.model, ctranslate2_device(cfg.run.device))
+    device = ctranslate2_device(cfg.run.device)
+    asr["model"] = model_name(cfg.asr.model, device)
+    asr["compute"] = "float16" if device.startswith("cuda") else "int8"  # (as load_model decodes)
     asr["prompt"] = decoding_prompt(cfg.asr.prompt, cfg.home) or ""
     return {**ENCODERS, "asr": asr}
 

@@ -55,6 +55,11 @@ def test_with_a_face_in_view_typed_words_or_the_rule_off_it_fires():
     assert answers([*frames(face=False), words("asr")], gate=False)[0]
 
 
+def test_a_camera_that_lags_behind_the_words_cannot_tell():
+    """Frames only up to 0.5 s into a 1.2 s utterance (a shedding camera): answered."""
+    assert answers([*frames(face=False, t_end=1.5), words("asr")])[0]
+
+
 def test_without_a_camera_speech_is_answered():
     """Nothing can tell whether someone is there: the rule does not apply."""
     assert answers([words("asr")])[0]

@@ -61,11 +61,32 @@ def test_the_homes_own_names_and_aliases_come_from_the_config():
     assert "name" not in f.fill("turn on the desk lamp", "HassTurnOn")  # not in this home
 
 
+def test_free_text_is_what_was_said_and_numbers_keep_their_form(fill):
+    # A message or list item is captured from the words, never one of the corpus's samples.
+    assert fill("broadcast the pizza is here", "HassBroadcast") == {"message": "the pizza is here"}
+    assert fill("add oat milk to my shopping list", "HassShoppingListAddItem") == {"item": "oat milk"}
+    # ...but a room is not a timer's free-text name.
+    assert fill("cancel my kitchen timer", "HassCancelTimer") == {"area": "kitchen"}
+    assert fill("set the ceiling light to 4,000 kelvin", "HassLightSet")["temperature"] == 4000
+    assert fill("set a timer for twenty one point five minutes", "HassStartTimer") == {"minutes": 21.5}
+    got = fill("turn on the desk lamp", "HassTurnOn")
+    got["name"] = "changed by a sink"
+    assert fill("turn on the desk lamp", "HassTurnOn")["name"] == "desk lamp"  # a copy each time
+
+
+def test_a_number_in_a_homes_name_belongs_to_the_name():
+    home = from_dict({"home": {"areas": ["bedroom 2", "kitchen"], "devices": {"lamp": "bedroom 2"}}}).home
+    assert SlotFiller(home).fill("set bedroom 2 lights to 50 percent", "HassLightSet") == \
+        {"area": "bedroom 2", "brightness": 50}
+
+
 def test_a_bad_home_is_one_line_naming_the_field():
     with pytest.raises(ConfigError, match=r"home.devices\['lamp'\].*'attic'"):
         from_dict({"home": {"devices": {"lamp": "attic"}}})
     with pytest.raises(ConfigError, match=r"home.aliases\['den'\]"):
         from_dict({"home": {"aliases": {"den": "snug"}}})
+    with pytest.raises(ConfigError, match="template characters"):
+        from_dict({"home": {"devices": {"lamp [old]": ""}}})
     with pytest.raises(ConfigError, match="home.match"):
         from_dict({"home": {"match": 20.0}})
 

@@ -45,5 +45,5 @@ def test_each_transcript_takes_the_intent_of_the_utterance_it_overlaps(tmp_path)
 
 def test_a_session_without_a_cache_is_one_line(tmp_path):
     (tmp_path / "s").mkdir()
-    with pytest.raises(SessionError, match="needs cached features"):
+    with pytest.raises(SessionError, match="needs up-to-date cached features"):
         transcript_examples([tmp_path / "s"])
