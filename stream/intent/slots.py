@@ -4,10 +4,10 @@
 First hassil (Home Assistant's own matcher) tries to parse the words exactly against the
 intent's sentence templates and the home's names; a transcript rarely parses (a misheard or
 dropped word, an unusual phrasing), so then each slot the intent's templates can take is
-looked for on its own: the home's names (areas, floors, devices, zones and the free-text
-lists) tolerantly, as the closest phrase in the words (rapidfuzz, at least ``home.match``
-alike), Home Assistant's fixed words (states, colours, cover classes) exactly, and numbers by
-their unit ("5 minutes", "30 percent", "21 degrees").
+looked for on its own: the home's names (areas, floors, devices, zones) tolerantly, as the
+closest phrase in the words (rapidfuzz, at least ``home.match`` alike), Home Assistant's fixed
+words (states, colours, cover classes) exactly, and numbers by their unit ("5 minutes", "30
+percent", "21 degrees"). Free text (a message, a list item) comes only from hassil's parse.
 """
 
 from __future__ import annotations
