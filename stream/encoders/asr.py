@@ -10,9 +10,10 @@ origin time span of its speech in monotonic ns.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -53,9 +54,19 @@ def load_model(name: str, device: str = "cpu", cpu_threads: int = 2):
 RETRY_BEAM = 5  # a poor greedy final is decoded again with this beam (deterministic)
 
 
+Hypothesis = tuple[str, float]  # (text, mean token log-probability)
+
+
 def decode(model, audio: np.ndarray, beam_size: int, prompt: str | None, final: bool = True,
            context_s: float = 30.0) -> str:
-    """Whisper's text for ``audio``, the same for the live path and ``asr-eval``.
+    """Whisper's best text for ``audio``, the same for the live path and ``asr-eval``."""
+    hyps = hypotheses(model, audio, beam_size, prompt, final, context_s)
+    return hyps[0][0] if hyps else ""
+
+
+def hypotheses(model, audio: np.ndarray, beam_size: int, prompt: str | None, final: bool = True,
+               context_s: float = 30.0, n: int = 1) -> list[Hypothesis]:
+    """Whisper's ``n`` best hypotheses for ``audio``, best first (none: no words).
 
     Deterministic: faster-whisper's default falls back to *sampling* at higher temperatures
     when a decode looks poor, so a replay transcribed differently from the last one. Here a
@@ -65,13 +76,14 @@ def decode(model, audio: np.ndarray, beam_size: int, prompt: str | None, final: 
     sampling fallback 0.74 (a different result each run), this 0.69; a quarter of the
     utterances take the second decode. No timestamps at all: nothing reads them; segment
     timestamps made the same decodes worse (WER 0.76 vs 0.69) and word timestamps' alignment
-    pass cost ~70 ms a final (~550 ms with a prompt).
+    pass cost ~70 ms a final (~550 ms with a prompt). More than one hypothesis, or a window
+    under 30 s, decodes through CTranslate2 directly (faster-whisper returns one).
     """
-    if context_s < 30.0 and hasattr(model, "feature_extractor"):  # (scripted fakes: transcribe only)
-        text, ratio, logprob = _short_context(model, audio, context_s, beam_size, prompt)
-        if final and beam_size < RETRY_BEAM and (ratio > 2.4 or logprob < -1.0):
-            text = _short_context(model, audio, context_s, RETRY_BEAM, prompt)[0]
-        return text
+    if (context_s < 30.0 or n > 1) and hasattr(model, "feature_extractor"):  # (scripted fakes: transcribe)
+        hyps, ratio, logprob = _short_context(model, audio, context_s, max(beam_size, n), prompt, n)
+        if final and max(beam_size, n) < RETRY_BEAM and (ratio > 2.4 or logprob < -1.0):
+            hyps = _short_context(model, audio, context_s, RETRY_BEAM, prompt, n)[0]
+        return hyps
     opts = {"language": "en", "temperature": 0.0, "no_repeat_ngram_size": 3, "word_timestamps": False,
             "condition_on_previous_text": False, "vad_filter": False, "initial_prompt": prompt,
             "without_timestamps": True}
@@ -79,15 +91,17 @@ def decode(model, audio: np.ndarray, beam_size: int, prompt: str | None, final: 
     if final and beam_size < RETRY_BEAM and any(
             s.compression_ratio > 2.4 or s.avg_logprob < -1.0 for s in segs):
         segs = list(model.transcribe(audio, beam_size=RETRY_BEAM, **opts)[0])
-    return " ".join(s.text.strip() for s in segs).strip()
+    text = " ".join(s.text.strip() for s in segs).strip()
+    return [(text, float(np.mean([s.avg_logprob for s in segs])))] if text else []
 
 
 def _short_context(model, audio: np.ndarray, context_s: float, beam_size: int,
-                   prompt: str | None) -> tuple[str, float, float]:
+                   prompt: str | None, n: int = 1) -> tuple[list[Hypothesis], float, float]:
     """Whisper over ``context_s`` seconds (the audio, padded with silence) instead of its 30:
-    the encoder's cost scales with the context. Returns the text, its compression ratio and
-    mean log-probability (faster-whisper's poor-decode tests). Whisper was trained on 30 s
-    windows: a shorter one costs some words (``asr-eval``; README "Speech recognition")."""
+    the encoder's cost scales with the context. Returns the ``n`` best hypotheses, and the best
+    one's compression ratio and mean log-probability (faster-whisper's poor-decode tests).
+    Whisper was trained on 30 s windows: a shorter one costs some words (``asr-eval``; README
+    "Speech recognition")."""
     import zlib
 
     import ctranslate2
@@ -97,21 +111,26 @@ def _short_context(model, audio: np.ndarray, context_s: float, beam_size: int,
     if tok is None:
         tok = model._stream_tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
                                                   task="transcribe", language="en")
-    n = max(len(audio), int(context_s * SR))
-    feats = model.feature_extractor(np.pad(audio, (0, n - len(audio))))
+    m = max(len(audio), int(context_s * SR))
+    feats = model.feature_extractor(np.pad(audio, (0, m - len(audio))))
     feats = np.ascontiguousarray(feats[None, :, : feats.shape[1] - feats.shape[1] % 2], dtype=np.float32)
     enc = model.model.encode(ctranslate2.StorageView.from_array(feats), to_cpu=False)
     before = tok.encode(" " + prompt.strip()) if prompt else []
     start = model.get_prompt(tok, before, without_timestamps=True)
-    r = model.model.generate(enc, [start], beam_size=beam_size, no_repeat_ngram_size=3,
-                             suppress_blank=True, suppress_tokens=[-1], return_scores=True,
-                             return_no_speech_prob=True,  # ~3 words a second at most, after the prompt:
-                             max_length=len(start) + int(12 + 6 * len(audio) / SR))[0]
-    ids = r.sequences_ids[0]
-    text = tok.decode(ids).strip()
-    raw = text.encode()
+    r = model.model.generate(enc, [start], beam_size=beam_size, num_hypotheses=n,
+                             no_repeat_ngram_size=3, suppress_blank=True, suppress_tokens=[-1],
+                             return_scores=True, return_no_speech_prob=True,  # ~3 words a second
+                             max_length=len(start) + int(12 + 6 * len(audio) / SR))[0]  # at most
+    hyps, seen = [], set()
+    for ids, score in zip(r.sequences_ids, r.scores or [0.0] * len(r.sequences_ids), strict=True):
+        text = tok.decode(ids).strip()
+        words = " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+        if words and words not in seen:  # beams often differ in case and punctuation only
+            seen.add(words)
+            hyps.append((text, score * len(ids) / (len(ids) + 1)))  # as faster-whisper's log-prob
+    raw = hyps[0][0].encode() if hyps else b""
     ratio = len(raw) / len(zlib.compress(raw)) if raw else 0.0
-    logprob = r.scores[0] * len(ids) / (len(ids) + 1) if r.scores else 0.0  # as faster-whisper's
+    logprob = hyps[0][1] if hyps else 0.0
     # Not words: faster-whisper's no-speech rule, or near-certain silence on its own (padded to
     # 10 s, digital silence comes out as Whisper's "you" with a mean log-probability of -0.65,
     # just inside faster-whisper's cut; its no-speech probability is 0.99 with tiny.en, a
@@ -119,8 +138,8 @@ def _short_context(model, audio: np.ndarray, context_s: float, beam_size: int,
     # split's commands 0.21 at most).
     silence = 0.85 if model.model.is_multilingual else 0.95
     if (r.no_speech_prob > 0.6 and logprob < -1.0) or r.no_speech_prob > silence:
-        return "", ratio, logprob
-    return text, ratio, logprob
+        return [], ratio, logprob
+    return hyps, ratio, logprob
 
 
 @dataclass
@@ -130,6 +149,7 @@ class Transcript:
     t_start: int
     t_end: int
     early: bool = False  # decoded at the first pause, before the end of the turn is known
+    hypotheses: list[Hypothesis] = field(default_factory=list)  # a final's n best (text: the first)
 
 
 class StreamingAsr:
@@ -201,8 +221,10 @@ class StreamingAsr:
             self.decode_ms = (time.perf_counter() - t0) * 1000  # the last decode's wall time
 
     def _decode(self, audio: np.ndarray, final: bool) -> Transcript:
-        text = decode(self.model, audio, self.cfg.beam_size, self.prompt, final, self.cfg.context_s)
-        return Transcript(text, final, self.onset_ns, self.speech_end_ns)
+        hyps = hypotheses(self.model, audio, self.cfg.beam_size, self.prompt, final,
+                          self.cfg.context_s, self.cfg.n_best if final else 1)
+        return Transcript(hyps[0][0] if hyps else "", final, self.onset_ns, self.speech_end_ns,
+                          hypotheses=hyps if len(hyps) > 1 else [])
 
     def _final(self) -> Transcript:
         audio = np.concatenate(self.chunks)

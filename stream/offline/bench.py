@@ -255,8 +255,9 @@ def bench_config(**sections):
     return config_mod.load("live", sections)
 
 
-def _spoken_latencies(ends, arrivals, origin: int) -> list[float]:
-    """Per command: the first right prediction after its speech ended, before the next began."""
+def _spoken_latencies(ends, arrivals, origin: int, early: list[bool] | None = None) -> list[float]:
+    """Per command: the first right prediction after its speech ended, before the next began.
+    ``early``: gets, per answered command, whether the answer was early (semantic end of turn)."""
     out = []
     for i, (end_s, text) in enumerate(ends):
         lo = origin + int((end_s - 0.5) * 1e9)
@@ -264,6 +265,8 @@ def _spoken_latencies(ends, arrivals, origin: int) -> list[float]:
         hit = [rt for rt, p in arrivals if p["intent"] == WANT[text] and lo <= rt < hi]
         if hit:
             out.append((hit[0] - origin - int(end_s * 1e9)) / 1e6)
+            if early is not None:
+                early.append(next(bool(p.get("early")) for rt, p in arrivals if rt == hit[0]))
     return out
 
 
@@ -277,9 +280,10 @@ def bench_pipeline(n_commands: int, n_typed: int) -> dict:
     }
 
 
-def _file_run(n_commands: int, n_typed: int, asr: dict | None = None
+def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: list[bool] | None = None
               ) -> tuple[list[float], list[float], list[float]]:
-    """One paced run from files: spoken, typed and frame latencies (ms). ``asr``: overrides."""
+    """One paced run from files: spoken, typed and frame latencies (ms). ``asr``: overrides;
+    ``early``: gets whether each answered command was answered early."""
     import zmq
 
     from stream.app.pipeline import Pipeline
@@ -310,7 +314,7 @@ def _file_run(n_commands: int, n_typed: int, asr: dict | None = None
         pipe.stop()
         frames.close()
     arrivals = list(zip(sink.arrived_ns, sink.predictions, strict=True))
-    speech = _spoken_latencies(ends, arrivals, origin)
+    speech = _spoken_latencies(ends, arrivals, origin, early)
     typed = [(next(rt for rt, p in arrivals if p.get("text") == text) - t0) / 1e6
              for text, t0 in sent.items() if any(p.get("text") == text for p in sink.predictions)]
     return speech, typed, cap_lat
@@ -395,10 +399,12 @@ def bench_asr_variants(variants: dict[str, dict], n_commands: int, rounds: int =
     per round) so that neither gains from running second (cold caches cost the first run)."""
     (a, va), (b, vb) = variants.items()
     got: dict[str, list[float]] = {a: [], b: []}
+    early: dict[str, list[bool]] = {a: [], b: []}
     for name, over in ((a, va), (b, vb), (b, vb), (a, va)) * rounds:
-        got[name] += _file_run(n_commands, 0, over)[0]
+        got[name] += _file_run(n_commands, 0, over, early[name])[0]
     n = 2 * rounds * n_commands
-    out = {f"{k}_spoken_end_to_intent_ms": {**summary(xs), "recognised": f"{len(xs)}/{n}"}
+    out = {f"{k}_spoken_end_to_intent_ms": {**summary(xs), "recognised": f"{len(xs)}/{n}",
+                                            "answered_early": sum(early[k])}
            for k, xs in got.items()}
     if got[a] and got[b]:
         out[f"{b}_minus_{a}_p50_ms"] = round(pct(got[b], 50) - pct(got[a], 50), 1)
@@ -415,6 +421,11 @@ def bench_context(n_commands: int, rounds: int = 1) -> dict:
     """The recogniser's encoder over Whisper's 30 s and over 10 s (early answers on)."""
     return bench_asr_variants({"context_30s": {"context_s": 30.0}, "context_10s": {"context_s": 10.0}},
                               n_commands, rounds)
+
+
+def bench_nbest(n_commands: int, rounds: int = 1) -> dict:
+    """Whisper's best alone against five hypotheses chosen by the intent model (asr.n_best)."""
+    return bench_asr_variants({"n_best_1": {"n_best": 1}, "n_best_5": {"n_best": 5}}, n_commands, rounds)
 
 
 def bench_loaded(n_commands: int, n_typed: int) -> dict:
@@ -614,13 +625,13 @@ def print_table(result: dict) -> None:
         con.print(f"{k}: {v}")
 
 
-if __name__ == "__main__":  # python -m stream.offline.bench [early|context|fork] ROUNDS: one comparison
+if __name__ == "__main__":  # python -m stream.offline.bench [early|context|nbest|fork] ROUNDS: one comparison
     import json
 
     rounds = int(sys.argv[-1]) if len(sys.argv) > 1 and sys.argv[-1].isdigit() else 1
     if sys.argv[1:2] == ["fork"]:
         print(json.dumps(bench_fork(30, rounds), indent=2))
     else:
-        which = {"early": bench_early_turn, "context": bench_context}.get(sys.argv[1], bench_spoken_paths) \
-            if len(sys.argv) > 1 else bench_spoken_paths
+        which = {"early": bench_early_turn, "context": bench_context, "nbest": bench_nbest}.get(
+            sys.argv[1] if len(sys.argv) > 1 else "", bench_spoken_paths)
         print(json.dumps(which(6, rounds), indent=2))

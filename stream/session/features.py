@@ -45,6 +45,7 @@ def encoders(cfg: Config | None = None) -> dict:
     made with other settings is not this config's."""
     from stream.encoders.asr import decoding_prompt, model_name
     from stream.encoders.weights import ctranslate2_device
+    from stream.intent.nbest import chooser_key
 
     cfg = cfg or Config()
     asr = {k: v for k, v in asdict(cfg.asr).items() if k not in ASR_LIVE_ONLY}
@@ -52,6 +53,7 @@ def encoders(cfg: Config | None = None) -> dict:
     asr["model"] = model_name(cfg.asr.model, device)
     asr["compute"] = "float16" if device.startswith("cuda") else "int8"  # (as load_model decodes)
     asr["prompt"] = decoding_prompt(cfg.asr.prompt, cfg.home) or ""
+    asr["chooser"] = chooser_key(cfg)  # the text model that picks among the n best
     return {**ENCODERS, "asr": asr}
 
 

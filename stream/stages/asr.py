@@ -36,7 +36,9 @@ class AsrStage(Stage):
             return []
         enc1 = now_ns()
         out = [Output(Topic.TRANSCRIPT, t.t_start, t.t_end,
-                      meta={"text": t.text, "final": t.final, "early": t.early},
+                      meta={"text": t.text, "final": t.final, "early": t.early,
+                            **({"hypotheses": [[h, round(s, 4)] for h, s in t.hypotheses]}
+                               if t.hypotheses else {})},
                       stages={"capture": m.stages.get("capture", enc0), "encode_start": enc0,
                               "encode_end": enc1}, watermark=self.asr.watermark)
                for t in transcripts]

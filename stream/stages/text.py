@@ -19,6 +19,7 @@ from stream.core.clock import Pacer, now_ns
 from stream.core.keys import bus_keys
 from stream.core.message import EOS, Message, Topic
 from stream.core.transport import apply_curve
+from stream.intent.nbest import parse_hypotheses
 from stream.process.stage import Output, Stage, StageContext
 
 TYPED_SLACK_NS = 30_000_000  # a `say` line may take this long to reach us
@@ -40,10 +41,13 @@ LINES_PER_TURN = 32  # scripted lines embedded per turn (~0.3 s on a slow CPU)
 
 
 class TextStage(Stage):
-    def __init__(self, embedder=None, detector=None) -> None:
+    def __init__(self, embedder=None, detector=None, chooser=None) -> None:
         self.emb = embedder  # texts -> (n, 384); tests pass a hashing embedder
         self.detector = detector  # embeddings -> P(complete turn), for early transcripts
-        self.last_early: tuple = (None, None, None)  # (onset, words, embedding): its final reuses it
+        self.chooser = chooser  # picks among a final's n best hypotheses (stream.intent.nbest)
+        # ((onset, words heard), words kept, embedding) of the last early transcript: its final
+        # repeats the words, and reuses what was chosen and embedded for them.
+        self.last_early: tuple = (None, None, None)
 
     def setup(self, ctx: StageContext) -> None:
         super().setup(ctx)
@@ -61,6 +65,10 @@ class TextStage(Stage):
             from stream.intent.end_of_turn import load_detector
 
             self.detector = load_detector(cfg.text.end_of_turn)
+        if self.chooser is None and "asr" in ctx.inputs and cfg.asr.n_best > 1:
+            from stream.intent.nbest import HypothesisChooser
+
+            self.chooser = HypothesisChooser.load(cfg)
         self.pull = None
         if "say" in ctx.endpoints:
             self.pull = zmq.Context.instance().socket(zmq.PULL)
@@ -88,18 +96,26 @@ class TextStage(Stage):
         self.start_ns = int(opt.start_s * 1e9)
 
     def _embed(self, text: str, t0: int, t1: int, source: str, capture: int,
-               early: bool = False) -> Output:
+               early: bool = False, hyps: list[tuple[str, float]] | None = None) -> Output:
         enc0 = now_ns()
-        if self.last_early[:2] == (t0, text):  # the final repeats the early transcript's words
-            e = self.last_early[2]
+        heard = text
+        if self.last_early[0] == (t0, heard):  # the final repeats the early transcript's words
+            text, e = self.last_early[1:]
+        elif hyps and self.chooser is not None:  # one batch: ~1.5x one sentence's time, not 5x
+            es = self.emb([h for h, _ in hyps])
+            k = self.chooser(es, [sc for _, sc in hyps])
+            text, e = hyps[k][0], es[k]
+            self.ctx.stats["nbest_other"] += k > 0
         else:
             e = self.emb([text])[0]
         if early:
-            self.last_early = (t0, text, e)
+            self.last_early = ((t0, heard), text, e)
         enc1 = now_ns()
         self.ctx.gauges.update(encode_ms=round((enc1 - enc0) / 1e6, 1), last=text)
         self.ctx.stats[source + "_early" if early else source] += 1
         meta: dict = {"text": text, "source": source}
+        if text != heard:  # what Whisper ranked first, when the intent model chose another
+            meta["heard"] = heard
         if early:  # is it a whole command, or did they only pause? (fusion decides with it)
             meta.update(early=True, complete=round(float(self.detector(e)[0]), 4) if self.detector else 0.0)
         if self.rec is not None and not early:  # a session keeps what was finally said
@@ -115,7 +131,11 @@ class TextStage(Stage):
         early = m.meta.get("early") is True
         if m.topic == Topic.TRANSCRIPT and (m.meta.get("final") or early):
             capture = m.stages.get("capture", now_ns())
-            out.append(self._embed(m.meta["text"], m.t_start, m.t_end, "asr", capture, early))
+            hyps = None
+            if self.chooser is not None and "hypotheses" in m.meta:
+                hyps = parse_hypotheses(m.meta["hypotheses"])
+                self.ctx.stats["invalid_hypotheses"] += hyps is None  # then its text alone
+            out.append(self._embed(m.meta["text"], m.t_start, m.t_end, "asr", capture, early, hyps))
         self.asr_wm = max(self.asr_wm, m.watermark)
         return out
 

@@ -1,0 +1,83 @@
+"""Choosing among the recogniser's n best hypotheses with the text intent model.
+
+Whisper's best guess often garbles the one word that matters ("turn of the light"), while
+a lower-ranked hypothesis has it. Each hypothesis scores
+
+    its mean token log-probability + weight x log(the intent model's top probability)
+
+so a hypothesis the intent model reads as a clear command, or as clearly nothing for the
+assistant, wins over one it cannot place, unless the recogniser was much surer of the
+other. The top probability counts ``none`` too: choosing never leans toward firing. The
+text model is the fusion model's text prior (or the text baseline), so the chooser reads
+sentences as the model that answers them does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+
+from stream.config import Config
+
+MAX_HYPOTHESES = 8  # as config's asr.n_best allows
+MAX_CHARS = 1000  # a hypothesis longer than a typed line may be is refused
+
+
+def prior_checkpoint(cfg: Config) -> tuple[Path, dict | None]:
+    """The intent model's file and the text classifier inside it (None: it has none)."""
+    from stream.encoders import weights  # (torch: only where a chooser is made)
+    from stream.intent.checkpoint import read_checkpoint
+
+    p = Path(cfg.fusion.model) if cfg.fusion.model else weights.default_intent_model()
+    ck = read_checkpoint(p)
+    if ck.get("kind") == "fusion":
+        return p, ck.get("text_prior")
+    return p, ck  # the text baseline is the text classifier itself
+
+
+def chooser_key(cfg: Config) -> str:
+    """What choosing depends on besides the settings (for the feature cache): the text model."""
+    if cfg.asr.n_best <= 1:
+        return ""
+    p, _ = prior_checkpoint(cfg)
+    return hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+
+
+class HypothesisChooser:
+    def __init__(self, prior, weight: float) -> None:
+        """``prior``: texts' embeddings -> intent probabilities (a TextPrior)."""
+        self.prior, self.weight = prior, weight
+
+    @classmethod
+    def load(cls, cfg: Config) -> HypothesisChooser | None:
+        """The chooser for ``cfg`` (None when asr.n_best is 1 or the model has no text part)."""
+        if cfg.asr.n_best <= 1:
+            return None
+        from stream.intent.text_classifier import TextPrior
+
+        _, ck = prior_checkpoint(cfg)
+        return cls(TextPrior(ck), cfg.asr.n_best_weight) if ck is not None else None
+
+    def __call__(self, embeddings: np.ndarray, scores: list[float]) -> int:
+        """Index of the hypothesis to keep, from their sentence embeddings and recogniser scores."""
+        top = self.prior(embeddings[:, :self.prior.in_dim]).max(axis=1)
+        total = np.asarray(scores) + self.weight * np.log(np.maximum(top, 1e-9))
+        return int(np.argmax(total))
+
+
+def parse_hypotheses(value) -> list[tuple[str, float]] | None:
+    """A transcript message's ``hypotheses`` ([[text, score], ...]), checked; None if malformed
+    (the message's own text is used then)."""
+    if not isinstance(value, list) or not 2 <= len(value) <= MAX_HYPOTHESES:
+        return None
+    out = []
+    for h in value:
+        if (not isinstance(h, list | tuple) or len(h) != 2 or not isinstance(h[0], str)
+                or not 0 < len(h[0]) <= MAX_CHARS or isinstance(h[1], bool)
+                or not isinstance(h[1], int | float) or not math.isfinite(h[1])):
+            return None
+        out.append((h[0], float(h[1])))
+    return out

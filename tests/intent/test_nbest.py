@@ -1,0 +1,109 @@
+"""Choosing among the recogniser's n best hypotheses (``asr.n_best``): the rule, the checks on
+what a transcript message may carry, and the text stage using both."""
+
+import math
+
+import numpy as np
+import pytest
+
+from stream.config import Config, ConfigError, load
+from stream.core.message import EOS, Message
+from stream.intent.nbest import HypothesisChooser, parse_hypotheses
+from stream.process.stage import RunOptions, run_stage
+from stream.stages.text import TextStage
+from tests.fakes import HashingTextEmbedder
+
+pytestmark = pytest.mark.unit
+S = 1_000_000_000
+INTENTS = ["none", "HassTurnOn", "HassTurnOff"]
+
+
+class KeywordPrior:
+    """A text model that knows three sentences by their hashed embedding: sure of each."""
+
+    in_dim, dim = 384, len(INTENTS)
+
+    def __init__(self, known: dict[str, list[float]]) -> None:
+        emb = HashingTextEmbedder()
+        self.known = [(emb([t])[0], np.asarray(p, np.float32)) for t, p in known.items()]
+
+    def __call__(self, e: np.ndarray) -> np.ndarray:
+        out = np.full((len(e), self.dim), 1 / self.dim, np.float32)  # unknown: it cannot place it
+        for i, row in enumerate(np.atleast_2d(e)):
+            for k, p in self.known:
+                if np.allclose(row, k):
+                    out[i] = p
+        return out
+
+
+PRIOR = KeywordPrior({"turn off the light": [0.02, 0.03, 0.95],
+                      "did you see the game": [0.97, 0.02, 0.01]})
+
+
+def choose(weight: float, hyps: list[tuple[str, float]]) -> str:
+    emb = HashingTextEmbedder()([h for h, _ in hyps])
+    return hyps[HypothesisChooser(PRIOR, weight)(emb, [s for _, s in hyps])][0]
+
+
+def test_the_intent_model_overrules_a_slightly_surer_recogniser():
+    hyps = [("turn of the lie", -0.30), ("turn off the light", -0.45)]
+    assert choose(0.0, hyps) == "turn of the lie"  # weight 0: Whisper's best, as without n-best
+    assert choose(1.0, hyps) == "turn off the light"  # log 0.95 - 0.45 > log(1/3) - 0.30
+    # ... but not a recogniser that is much surer of its first guess
+    assert choose(1.0, [("turn of the lie", -0.05), ("turn off the light", -1.40)]) == "turn of the lie"
+
+
+def test_a_sentence_clearly_for_nobody_wins_as_well_choosing_never_leans_toward_firing():
+    hyps = [("did you sea the gain", -0.30), ("did you see the game", -0.50)]
+    assert choose(1.0, hyps) == "did you see the game"
+
+
+@pytest.mark.parametrize("bad", [
+    None, "turn on", [], [["turn on", -0.1]],  # not a list of at least two
+    [["turn on", -0.1]] * 9,  # more than asr.n_best allows
+    [["turn on", -0.1], ["", -0.2]], [["turn on", -0.1], [3, -0.2]], [["turn on", -0.1], ["x" * 1001, -0.2]],
+    [["turn on", -0.1], ["turn off", math.nan]], [["turn on", -0.1], ["turn off", True]],
+    [["turn on", -0.1], ["turn off", "-0.2"]], [["turn on", -0.1], ["turn off"]],
+])
+def test_malformed_hypotheses_are_refused(bad):
+    assert parse_hypotheses(bad) is None
+
+
+def test_well_formed_hypotheses_are_read():
+    assert parse_hypotheses([["turn on", -0.1], ("turn of", -1)]) == [("turn on", -0.1), ("turn of", -1.0)]
+
+
+def test_the_setting_is_checked_and_names_the_field():
+    assert Config().asr.n_best == 5 and load("live", {"asr": {"n_best": 1}}).asr.n_best == 1
+    with pytest.raises(ConfigError, match="'asr.n_best' must be 1-8"):
+        load("live", {"asr": {"n_best": 9}})
+    with pytest.raises(ConfigError, match="'asr.n_best_weight' must be >= 0"):
+        load("live", {"asr": {"n_best_weight": -1}})
+
+
+def _asr(i: int, t0: int, t1: int, text: str, hyps, **meta) -> Message:
+    extra = {"hypotheses": hyps} if hyps is not None else {}
+    return Message("asr", i, t0, t1, t1, meta={"text": text, "final": True, **extra, **meta}, topic="asr")
+
+
+def test_the_text_stage_keeps_the_chosen_hypothesis_and_says_what_was_heard(tmp_path):
+    cfg = Config()
+    cfg.run.replay, cfg.run.speed = True, 0.0
+    msgs = [
+        _asr(0, S, 2 * S, "turn of the lie", [["turn of the lie", -0.3], ["turn off the light", -0.45]],
+             final=False, early=True),
+        _asr(1, S, 2 * S, "turn of the lie", [["turn of the lie", -0.3], ["turn off the light", -0.45]]),
+        _asr(2, 3 * S, 4 * S, "lights on", [["lights on", -0.1], [7, -0.2]]),  # malformed: its text
+        Message("asr", 3, 5 * S, 5 * S, EOS, topic="wm"),
+    ]
+    stage = TextStage(HashingTextEmbedder(), detector=lambda e: np.array([0.9], np.float32),
+                      chooser=HypothesisChooser(PRIOR, 1.0))
+    outs = run_stage(stage, msgs, cfg=cfg, listens=["asr"],
+                     options=RunOptions(scripted=True, record=str(tmp_path)))
+    assert [(o.meta["text"], o.meta.get("heard"), o.meta.get("early")) for o in outs] == [
+        ("turn off the light", "turn of the lie", True),
+        ("turn off the light", "turn of the lie", None),  # the final reuses the early choice
+        ("lights on", None, None)]
+    assert np.allclose(outs[1].parts["embedding"], HashingTextEmbedder()(["turn off the light"])[0])
+    assert stage.ctx.stats["nbest_other"] == 1 and stage.ctx.stats["invalid_hypotheses"] == 1
+    assert "turn off the light" in (tmp_path / "text.jsonl").read_text()  # the session keeps it
