@@ -1,12 +1,12 @@
 """Workers forked from a process that has imported torch already (a fork server).
 
-Four of the five workers run torch models. Started afresh, each imports torch, torchvision
-and transformers itself: ~450 MB of proportional memory (PSS) each before any model loads,
-and seconds of imports competing for the CPU at start-up. Forked from one process that
-imported them once (``multiprocessing``'s fork server, which forks before any thread
-starts), they share those pages copy-on-write: four such processes take ~600 MB together
-instead of ~1.8 GB (measured). A worker that runs no torch model (the recogniser) is still
-started afresh, so it never maps torch at all.
+Four of the five workers run torch models. Started afresh, each imports torch itself:
+hundreds of MB of proportional memory (PSS) each before any model loads, and seconds of
+imports competing for the CPU at start-up. Forked from one process that imported it once
+(``multiprocessing``'s fork server, which forks before any thread starts), they share those
+pages copy-on-write: four such processes took ~600 MB together instead of ~1.8 GB (measured
+when torchvision and transformers were imported too). A worker that runs no torch model
+(the recogniser) is still started afresh, so it never maps torch at all.
 
 :class:`ForkedProcess` gives the supervisor what it uses of ``subprocess.Popen``.
 """
@@ -25,8 +25,11 @@ from pathlib import Path
 
 # Imported once in the fork server: torch and what the workers import around their models
 # (imports only: no model loads there, and nothing that starts a thread before the forks).
-PRELOAD = ["torch", "torchvision", "torchaudio", "transformers", "cv2", "stream.encoders.text",
-           "stream.encoders.vision", "stream.encoders.audio", "stream.intent.fusion_net"]
+# Neither transformers nor torchvision: MiniLM and MobileNetV2 are written out in plain torch
+# (importing those took ~3 s and ~1.4 s; encoders/text.py, encoders/vision.py).
+PRELOAD = ["torch", "torchaudio", "tokenizers", "safetensors.torch", "cv2",
+           "stream.encoders.text", "stream.encoders.vision", "stream.encoders.audio",
+           "stream.intent.fusion_net"]
 _ctx = None
 
 
@@ -63,7 +66,7 @@ def _child(module: str, argv: list[str], log: str, env: dict[str, str], cwd: str
     os.environ.update(env)
     sys.argv = [module, *argv]
     sys.path.insert(0, cwd)  # as `python -m` run there puts it first (the workers package)
-    # tqdm's default lock (transformers' "Loading weights" bar) is a multiprocessing semaphore:
+    # tqdm's default lock (a model loader's progress bar) is a multiprocessing semaphore:
     # here it would register with the launcher's resource tracker, inherited through the fork
     # server, and be reported as leaked when the worker leaves with os._exit. A thread lock
     # is all one process needs.

@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from stream.encoders import weights as models
-from stream.encoders.vision import FaceCues, ImageEmbedder
+from stream.encoders.vision import FaceCues, ImageEmbedder, mobilenet_v2_features
 from stream.modalities.video import CUE_NAMES
 from stream.offline import media as testdata
 from tests import media as test_media
@@ -75,3 +75,10 @@ def test_image_embedding_uses_real_imagenet_weights():
     bgr = cv2.cvtColor(cat, cv2.COLOR_RGB2BGR)
     a, b = emb([bgr]), emb([bgr])
     assert a.shape == (1, 1280) and np.array_equal(a, b)
+    # Our MobileNetV2 (written out, so the workers never import torchvision) is torchvision's.
+    ours = mobilenet_v2_features().eval()
+    ours.load_state_dict({k.removeprefix("features."): v for k, v in net.state_dict().items()
+                          if k.startswith("features.")})
+    x = torch.from_numpy(np.stack([x, x[::-1]]).transpose(0, 3, 1, 2).copy()).float()
+    with torch.inference_mode():
+        assert torch.allclose(ours(x), net.features(x), atol=1e-5)
