@@ -26,24 +26,29 @@ MAX_HYPOTHESES = 8  # as config's asr.n_best allows
 MAX_CHARS = 1000  # a hypothesis longer than a typed line may be is refused
 
 
-def prior_checkpoint(cfg: Config) -> tuple[Path, dict | None]:
-    """The intent model's file and the text classifier inside it (None: it has none)."""
-    from stream.encoders import weights  # (torch: only where a chooser is made)
-    from stream.intent.checkpoint import read_checkpoint
+def model_path(cfg: Config) -> Path:
+    """The intent model's checkpoint file (the shipped one unless fusion.model names another)."""
+    from stream.encoders import weights
 
-    p = Path(cfg.fusion.model) if cfg.fusion.model else weights.default_intent_model()
-    ck = read_checkpoint(p)
+    return Path(cfg.fusion.model) if cfg.fusion.model else weights.default_intent_model()
+
+
+def prior_checkpoint(cfg: Config) -> dict | None:
+    """The text classifier inside the intent model (None: it has none)."""
+    from stream.intent.checkpoint import read_checkpoint  # (torch: only where a chooser is made)
+
+    ck = read_checkpoint(model_path(cfg))
     if ck.get("kind") == "fusion":
-        return p, ck.get("text_prior")
-    return p, ck  # the text baseline is the text classifier itself
+        return ck.get("text_prior")
+    return ck  # the text baseline is the text classifier itself
 
 
 def chooser_key(cfg: Config) -> str:
-    """What choosing depends on besides the settings (for the feature cache): the text model."""
+    """What choosing depends on besides the settings (for the feature cache): the model file."""
     if cfg.asr.n_best <= 1:
         return ""
-    p, _ = prior_checkpoint(cfg)
-    return hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+    p = model_path(cfg)
+    return hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else ""
 
 
 class HypothesisChooser:
@@ -58,7 +63,7 @@ class HypothesisChooser:
             return None
         from stream.intent.text_classifier import TextPrior
 
-        _, ck = prior_checkpoint(cfg)
+        ck = prior_checkpoint(cfg)
         return cls(TextPrior(ck), cfg.asr.n_best_weight) if ck is not None else None
 
     def __call__(self, embeddings: np.ndarray, scores: list[float]) -> int:
