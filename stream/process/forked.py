@@ -27,8 +27,8 @@ from pathlib import Path
 # (imports only: no model loads there, and nothing that starts a thread before the forks).
 # Neither transformers nor torchvision: MiniLM and MobileNetV2 are written out in plain torch
 # (importing those took ~3 s and ~1.4 s; encoders/text.py, encoders/vision.py).
-PRELOAD = ["torch", "torchaudio", "tokenizers", "safetensors.torch", "cv2",
-           "stream.encoders.text", "stream.encoders.vision", "stream.encoders.audio",
+PRELOAD = ["torch", "torchaudio", "tokenizers", "safetensors.torch", "cv2", "stream.encoders.text",
+           "stream.encoders.minilm", "stream.encoders.vision", "stream.encoders.audio",
            "stream.intent.fusion_net"]
 _ctx = None
 
