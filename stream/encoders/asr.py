@@ -41,13 +41,17 @@ def model_name(setting: str, device: str) -> str:
     return setting
 
 
+def compute_type(device: str) -> str:
+    """CTranslate2's weights as ``load_model`` runs them on ``device`` (transcripts depend on it)."""
+    return "float16" if device.startswith("cuda") else "int8"
+
+
 def load_model(name: str, device: str = "cpu", cpu_threads: int = 2):
     """faster-whisper's model for ``name`` ("tiny.en" or "base"), from the installed weights."""
     from faster_whisper import WhisperModel
 
     path = models.whisper_base() if name == "base" else models.whisper_tiny_en()
-    compute = "float16" if device.startswith("cuda") else "int8"
-    return WhisperModel(str(path), device=device.split(":")[0], compute_type=compute,
+    return WhisperModel(str(path), device=device.split(":")[0], compute_type=compute_type(device),
                         cpu_threads=cpu_threads)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,16 @@ def chooser_key(cfg: Config) -> str:
     if cfg.asr.n_best <= 1:
         return ""
     p = model_path(cfg)
-    return hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else ""
+    if not p.is_file():
+        return ""
+    st = p.stat()
+    return _digest(p.resolve(), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _digest(path: Path, mtime_ns: int, size: int) -> str:
+    """The file's sha256 (prefix), read once per version of it (eval checks every session)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 class HypothesisChooser:

@@ -262,11 +262,11 @@ def _spoken_latencies(ends, arrivals, origin: int, early: list[bool] | None = No
     for i, (end_s, text) in enumerate(ends):
         lo = origin + int((end_s - 0.5) * 1e9)
         hi = origin + int(((ends[i + 1][0] - 1.5) if i + 1 < len(ends) else end_s + 3) * 1e9)
-        hit = [rt for rt, p in arrivals if p["intent"] == WANT[text] and lo <= rt < hi]
+        hit = [(rt, p) for rt, p in arrivals if p["intent"] == WANT[text] and lo <= rt < hi]
         if hit:
-            out.append((hit[0] - origin - int(end_s * 1e9)) / 1e6)
+            out.append((hit[0][0] - origin - int(end_s * 1e9)) / 1e6)
             if early is not None:
-                early.append(next(bool(p.get("early")) for rt, p in arrivals if rt == hit[0]))
+                early.append(bool(hit[0][1].get("early")))
     return out
 
 

@@ -21,10 +21,9 @@ from stream.offline.asr_eval import PAD_S, _session_audio
 from stream.session.format import Session
 
 
-def _read(chooser, emb, intents: list[str], texts: list[str]) -> list[str]:
-    if not texts:
-        return []
-    return [intents[int(p.argmax())] for p in chooser.prior(emb(texts))]
+def _read(chooser, intents: list[str], embeddings) -> list[str]:
+    """The text model's intent for each embedded sentence."""
+    return [intents[int(p.argmax())] for p in chooser.prior(embeddings)] if len(embeddings) else []
 
 
 def evaluate(roots: list[str], model_name: str, n: int, weights: list[float]) -> dict:
@@ -50,12 +49,12 @@ def evaluate(roots: list[str], model_name: str, n: int, weights: list[float]) ->
             count[kind] += 1
             greedy = hypotheses(model, audio, 1, None, context_s=cfg.asr.context_s)
             hyps = hypotheses(model, audio, 1, None, context_s=cfg.asr.context_s, n=n)
-            read = _read(chooser, emb, intents, [h for h, _ in hyps])
-            right = {"greedy": _read(chooser, emb, intents, [h for h, _ in greedy])[:1] == [r["intent"]],
+            e = emb([h for h, _ in hyps])
+            read = _read(chooser, intents, e)
+            right = {"greedy": _read(chooser, intents, emb([h for h, _ in greedy[:1]]))[:1] == [r["intent"]],
                      "beam_first": read[:1] == [r["intent"]], f"any_of_{n}": r["intent"] in read}
             if not hyps:  # nothing heard: right only if nothing was meant
                 right = dict.fromkeys(right, kind == "chit_chat")
-            e = emb([h for h, _ in hyps]) if hyps else None
             for w in weights:
                 chooser.weight = w
                 k = chooser(e, [s for _, s in hyps]) if hyps else 0

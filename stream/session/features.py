@@ -43,7 +43,7 @@ def encoders(cfg: Config | None = None) -> dict:
     """What a cache is made by: the encoders, and every recogniser setting its transcripts depend
     on (the Whisper model as resolved on this machine, its window, pre-roll, prompt...): a cache
     made with other settings is not this config's."""
-    from stream.encoders.asr import decoding_prompt, model_name
+    from stream.encoders.asr import compute_type, decoding_prompt, model_name
     from stream.encoders.weights import ctranslate2_device
     from stream.intent.nbest import chooser_key
 
@@ -51,7 +51,7 @@ def encoders(cfg: Config | None = None) -> dict:
     asr = {k: v for k, v in asdict(cfg.asr).items() if k not in ASR_LIVE_ONLY}
     device = ctranslate2_device(cfg.run.device)
     asr["model"] = model_name(cfg.asr.model, device)
-    asr["compute"] = "float16" if device.startswith("cuda") else "int8"  # (as load_model decodes)
+    asr["compute"] = compute_type(device)
     asr["prompt"] = decoding_prompt(cfg.asr.prompt, cfg.home) or ""
     asr["chooser"] = chooser_key(cfg)  # the text model that picks among the n best
     return {**ENCODERS, "asr": asr}
