@@ -59,10 +59,13 @@ def ensure_features(session: Session, cfg: Config, log: Callable[[str], None] = 
     """Encode a session (a max-speed replay that caches what fusion receives), unless cached."""
     if has_features(session.root, cfg):
         return
-    log(f"encoding {session.root} ({session.duration_s:.0f} s of media)…")
-    replay_predictions(session, cfg, cache=True)
-    if not has_features(session.root, cfg):
-        raise StreamError(f"{session.root}: the replay ended without writing features")
+    for _ in range(2):  # encoding is deterministic: a replay that lost messages is redone
+        log(f"encoding {session.root} ({session.duration_s:.0f} s of media)…")
+        replay_predictions(session, cfg, cache=True)
+        if has_features(session.root, cfg):
+            return
+    raise StreamError(f"{session.root}: the replay ended without writing features twice (a worker "
+                      "restarted or messages were lost: is the machine overloaded?)")
 
 
 def _pin_threads(cfg: Config) -> None:

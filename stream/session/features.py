@@ -66,9 +66,20 @@ class FeatureRecorder:
         self.mods = [m for m in modalities(cfg) if m.name in streams]
         self.parts = {m.name: [k for k, f in m.parts(cfg).items() if f.cache] for m in self.mods}
         self.rows: dict[str, list[Message]] = {m.name: [] for m in self.mods}
+        self.next_seq: dict[tuple[str, str], int] = {}  # per producer and topic
+        self.gaps: list[str] = []  # where a sequence broke: the cache would not be whole
 
     def add(self, m: Message) -> None:
-        if m.topic in self.rows:
+        """Every message fusion received on a cached stream, early transcripts included (they
+        are counted, not kept: the cache keeps what was finally said)."""
+        if m.topic not in self.rows:
+            return
+        key = (m.stream, m.topic)
+        want = self.next_seq.get(key, 0)
+        if m.seq != want:  # lost messages, or a worker restarted (its count starts again)
+            self.gaps.append(f"{m.stream}/{m.topic}: message {m.seq} where {want} was due")
+        self.next_seq[key] = m.seq + 1
+        if not m.meta.get("early"):
             self.rows[m.topic].append(m)
 
     def _write_stream(self, d: Path, mod, msgs: list[Message]) -> None:
@@ -85,7 +96,12 @@ class FeatureRecorder:
             (d / f"{mod.name}.meta.jsonl").write_text("".join(
                 json.dumps({k: m.meta.get(k) for k in mod.cache_meta}) + "\n" for m in msgs))
 
-    def write(self) -> None:
+    def write(self) -> str | None:
+        """Writes the cache, atomically; or, if a stream arrived with gaps, removes any old one
+        and returns why (a cache that lacks messages must not pass as the session's)."""
+        if self.gaps:
+            shutil.rmtree(self.root / "features", ignore_errors=True)
+            return f"{len(self.gaps)} gap(s), first {self.gaps[0]}"
         tmp = self.root / ".features.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -96,6 +112,7 @@ class FeatureRecorder:
         dest = self.root / "features"
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(tmp, dest)
+        return None
 
 
 def has_features(root: Path, cfg: Config | None = None) -> bool:

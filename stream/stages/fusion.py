@@ -9,6 +9,7 @@ the session (``features/``) for fast fusion-only replays.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from pathlib import Path
 
@@ -52,7 +53,7 @@ class FusionStage(Stage):
     def process(self, m: Message) -> list[Output]:
         assert self.fuser is not None
         self.fuser.add(m, now_ns())
-        if self.cache is not None and not m.meta.get("early"):  # the cache keeps what was said
+        if self.cache is not None:
             self.cache.add(m)
         return []
 
@@ -80,6 +81,6 @@ class FusionStage(Stage):
         return out
 
     def finish(self) -> list[Output]:
-        if self.cache is not None:
-            self.cache.write()
+        if self.cache is not None and (why := self.cache.write()) is not None:
+            print(f"fusion: no feature cache written for {self.cache.root}: {why}", file=sys.stderr)
         return [Output(Topic.PREDICTION, EOS, EOS, meta={"eos": True}, watermark=EOS)]

@@ -47,6 +47,29 @@ def test_the_cache_keeps_named_parts_and_declared_meta_and_drops_raw_audio(tmp_p
     np.testing.assert_array_equal(a[5].parts["embedding"], np.full(128, 5, np.float32))
 
 
+def test_a_stream_that_arrived_with_a_gap_leaves_no_cache_behind(tmp_path):
+    """A worker restarted during the replay (its count starts again) or messages were lost:
+    the cache would lack them, so none is written, and an older one is removed."""
+    record(tmp_path)
+    assert has_features(tmp_path)
+    rec = FeatureRecorder(tmp_path, ORIGIN, Config(), ["audio", "text"])
+    msgs = messages()
+    for m in msgs[:10] + msgs[5:]:  # audio 0-9, then 5-29 again: a restarted audio worker
+        rec.add(m)
+    assert rec.write() == "1 gap(s), first audio/audio: message 5 where 10 was due"
+    assert not (tmp_path / "features").exists() and not has_features(tmp_path)
+
+
+def test_early_transcripts_count_in_the_sequence_but_stay_out_of_the_cache(tmp_path):
+    rec = FeatureRecorder(tmp_path, ORIGIN, Config(), ["text"])
+    t, emb = ORIGIN + S, HashingTextEmbedder()(["turn on"])[0]
+    for seq, early in ((0, True), (1, False)):
+        meta = {"text": "turn on", "source": "asr", **({"early": True} if early else {})}
+        rec.add(Message("text", seq, t, t, t, {"embedding": emb}, meta, topic="text"))
+    assert rec.write() is None
+    assert len(load_messages(tmp_path)["text"]) == 1
+
+
 def test_a_cache_from_other_encoders_is_ignored(tmp_path):
     record(tmp_path)
     meta = tmp_path / "features" / "meta.json"
