@@ -48,9 +48,13 @@ def replay_predictions(session: Session, cfg: Config, model: IntentModel | None 
     opts = replay_options(session, cfg)
     if cache:
         opts = replace(opts, cache=str(session.root))
-    if Pipeline(cfg, opts, [mem, *sinks]).run():
-        if cache:  # fusion wrote what it had: a cache without the lost stream must not pass as whole
-            shutil.rmtree(session.root / "features", ignore_errors=True)
+    pipe = Pipeline(cfg, opts, [mem, *sinks])
+    lost = pipe.run()
+    if cache and (lost or any(p.restarts for p in pipe.sup.procs.values())):
+        # fusion wrote what it had: a cache without what a lost or restarted worker dropped
+        # (or, fusion restarted, without what came before) must not pass as the session's
+        shutil.rmtree(session.root / "features", ignore_errors=True)
+    if lost:
         raise StreamError(f"{session.root}: a worker was lost during the replay")
     return mem.predictions
 
