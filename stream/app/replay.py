@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from stream.app.pipeline import Pipeline
 from stream.app.sinks import MemorySink, Sink
@@ -50,13 +51,21 @@ def replay_predictions(session: Session, cfg: Config, model: IntentModel | None 
         opts = replace(opts, cache=str(session.root))
     pipe = Pipeline(cfg, opts, [mem, *sinks])
     lost = pipe.run()
-    if cache and (lost or any(p.restarts for p in pipe.sup.procs.values())):
-        # fusion wrote what it had: a cache without what a lost or restarted worker dropped
-        # (or, fusion restarted, without what came before) must not pass as the session's
-        shutil.rmtree(session.root / "features", ignore_errors=True)
+    if cache:
+        drop_partial_cache(pipe, session.root, lost)
     if lost:
         raise StreamError(f"{session.root}: a worker was lost during the replay")
     return mem.predictions
+
+
+def drop_partial_cache(pipe: Pipeline, root: Path, lost: int) -> bool:
+    """After a replay that cached features: remove the cache if a worker was lost or restarted
+    (fusion wrote what it had: without what the worker dropped or, fusion restarted, without
+    what came before; it must not pass as the session's). Returns whether it was removed."""
+    if not lost and not any(p.restarts for p in pipe.sup.procs.values()):
+        return False
+    shutil.rmtree(root / "features", ignore_errors=True)
+    return True
 
 
 def ensure_features(session: Session, cfg: Config, log: Callable[[str], None] = print) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def add(sub) -> None:
 
 def run(args: argparse.Namespace, path: str | None = None, title: str = "replay") -> int:
     from stream.app.pipeline import Pipeline
-    from stream.app.replay import replay_config, replay_options
+    from stream.app.replay import drop_partial_cache, replay_config, replay_options
 
     session = open_session(path or args.session)
     if not args.start >= 0 or (args.end is not None and not args.end > args.start):
@@ -51,7 +52,12 @@ def run(args: argparse.Namespace, path: str | None = None, title: str = "replay"
         if args.start != 0 or args.end is not None or args.loop:
             fail("--cache-features: replay the whole session (no --start/--end/--loop)")
         options = replace(options, cache=str(session.root))
-    return Pipeline(cfg, options, output_sinks(args, title)).run()
+    pipe = Pipeline(cfg, options, output_sinks(args, title))
+    lost = pipe.run()
+    if options.cache and drop_partial_cache(pipe, session.root, lost):
+        print(f"warning: {session.root / 'features'}: not kept (a worker was lost or restarted "
+              "during the replay; run it again)", file=sys.stderr)
+    return lost
 
 
 def from_features(session, cfg, args: argparse.Namespace) -> int:

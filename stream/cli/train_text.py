@@ -19,6 +19,10 @@ def add(sub) -> None:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--transcripts", nargs="+", default=[], metavar="SESSION",
                     help="encoded corpus sessions (training split): learn the recogniser's words too")
+    sp.add_argument("--noisy-copies", type=int, default=0, metavar="N",
+                    help="with --transcripts: also N copies of each sentence with the recogniser's "
+                         "word errors, learned from the sessions' audio (default 0: it did not help "
+                         "on the corpus; README)")
     sp.set_defaults(fn=run)
 
 
@@ -30,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or ("models/end_of_turn.pt" if args.end_of_turn else "models/intent_baseline.pt")
     if args.end_of_turn and args.transcripts:
         fail("--transcripts: only for the intent classifier, not --end-of-turn")
-    kw = {"transcripts": [open_session(p).root for p in args.transcripts]} if args.transcripts else {}
+    if args.noisy_copies < 0:
+        fail(f"--noisy-copies: {args.noisy_copies} is negative")
+    kw = {"transcripts": [open_session(p).root for p in args.transcripts],
+          "noisy_copies": args.noisy_copies} if args.transcripts else {}
     print(json.dumps(train(Path(out), seed=args.seed, **kw), indent=2))
     return 0

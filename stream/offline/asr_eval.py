@@ -16,7 +16,9 @@ they never feed a final, and skipping them makes the streaming pass several time
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -79,6 +81,19 @@ def _session_audio(session: Session) -> tuple[float, np.ndarray]:
         at = int(round((t - t0) * SR))
         x = np.concatenate([x[:at], np.zeros(max(0, at - len(x)), np.float32), y])
     return t0, x
+
+
+def utterance_audio(root: Path) -> Iterator[tuple[dict, np.ndarray]]:
+    """Each reference utterance of a session (``speech.jsonl``, checked) with its audio, cut
+    as for a whole-utterance decode (``PAD_S`` of the session's own audio each side)."""
+    from stream.encoders.audio import SR
+
+    if not (root / SPEECH_FILE).is_file():
+        raise SessionError(f"{root / SPEECH_FILE}: missing (an encoded corpus session has one)")
+    t0, x = _session_audio(Session(root))
+    for r in read_speech(root / SPEECH_FILE):
+        a, b = int((r["start"] - PAD_S - t0) * SR), int((r["end"] + PAD_S - t0) * SR)
+        yield r, x[max(a, 0):max(b, 0)]
 
 
 def whole_utterance(asr, x: np.ndarray) -> str:

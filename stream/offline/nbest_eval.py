@@ -15,10 +15,8 @@ import json
 from pathlib import Path
 
 from stream.config import Config
-from stream.encoders.audio import SR
 from stream.intent.intent_set import NONE
-from stream.offline.asr_eval import PAD_S, _session_audio
-from stream.session.format import Session
+from stream.offline.asr_eval import utterance_audio
 
 
 def _read(chooser, intents: list[str], embeddings) -> list[str]:
@@ -40,11 +38,7 @@ def evaluate(roots: list[str], model_name: str, n: int, weights: list[float]) ->
     got = {kind: dict.fromkeys(keys, 0) for kind in ("commands", "chit_chat")}
     count = {"commands": 0, "chit_chat": 0}
     for root in roots:
-        t0, x = _session_audio(Session(Path(root)))
-        for line in (Path(root) / "speech.jsonl").read_text().splitlines():
-            r = json.loads(line)
-            a, b = int((r["start"] - PAD_S - t0) * SR), int((r["end"] + PAD_S - t0) * SR)
-            audio = x[max(a, 0):max(b, 0)]
+        for r, audio in utterance_audio(Path(root)):
             kind = "chit_chat" if r["intent"] == NONE else "commands"
             count[kind] += 1
             greedy = hypotheses(model, audio, 1, None, context_s=cfg.asr.context_s)

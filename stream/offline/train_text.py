@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from stream.config import Config
 from stream.intent import intent_set as hi
 from stream.intent.text_classifier import TextIntentNet
 
@@ -112,16 +113,37 @@ def fit(net: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn, epochs: int, 
     net.eval()
 
 
+def noisy_examples(train: list[hi.Example], sessions: list[Path], copies: int, seed: int,
+                   log=print) -> tuple[list[hi.Example], int]:
+    """``copies`` noisy copies of each training sentence, with the word errors the recogniser
+    made on ``sessions`` (``asr_noise``); and how many confusions were learned."""
+    from stream.offline.asr_noise import Confusions, said_and_heard, words
+
+    conf = Confusions.learn(said_and_heard(sessions, Config(), log))
+    rng = random.Random(seed)
+    out = []
+    for e in train:
+        clean = " ".join(words(e.text))
+        out += [hi.Example(t, e.intent, e.template) for _ in range(copies)
+                if (t := conf.noisy(e.text, rng)) != clean]
+    return out, len(conf)
+
+
 def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=print,
-          transcripts: list[Path] = ()) -> dict:
-    """``transcripts``: encoded training sessions whose recognised words join the sentences."""
+          transcripts: list[Path] = (), noisy_copies: int = 0) -> dict:
+    """``transcripts``: encoded training sessions whose recognised words join the sentences;
+    ``noisy_copies``: from their audio the recogniser's word errors are learned too, and every
+    training sentence gets that many copies with such errors (not in the shipped model: no
+    gain on the validation split; README)."""
     from stream.encoders.text import TextEmbedder
 
     torch.manual_seed(seed)
     labels = hi.names()
     tr, te = examples(seed)
+    noisy, n_conf = noisy_examples(tr, list(transcripts), noisy_copies, seed, log) \
+        if transcripts and noisy_copies else ([], 0)
     heard = transcript_examples(list(transcripts), {e.text for e in te})
-    tr += heard
+    tr += noisy + heard
     t0 = time.perf_counter()
     emb = TextEmbedder()
     xtr, xte = emb([e.text for e in tr]), emb([e.text for e in te])
@@ -141,7 +163,8 @@ def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=pri
         "test_accuracy": round(acc, 4),
         "test_accuracy_commands": round(float((pred[cmd] == yte[cmd]).mean()), 4),
         "test_none_recall": round(float((pred[~cmd] == 0).mean()), 4),
-        "n_train": len(tr), "n_transcripts": len(heard), "n_test": len(te),
+        "n_train": len(tr), "n_transcripts": len(heard), "n_noisy": len(noisy), "confusions": n_conf,
+        "n_test": len(te),
         "n_templates_test": len({e.template for e in te}),
         "embed_seconds": round(embed_s, 1),
     }
