@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -58,9 +59,19 @@ def plan(cfg: Config, sources: dict[str, str]) -> tuple[list[str], list[WorkerDe
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A random port nobody listens on, below Linux's ephemeral range (32768-60999): a port the
+    kernel picked could be handed to an outgoing connection before our worker binds it (seen in
+    CI: "Address already in use")."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, 32768)
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise StreamError(f"{host}: no free TCP port between 20000 and 32767")
 
 
 class RemoteProcess:

@@ -39,23 +39,40 @@ def test_the_homes_names_in_the_prompt_recover_a_device_the_plain_decode_garbles
     assert "pendant lights on" in biased.lower()
 
 
-def test_the_intent_model_chooses_a_lower_ranked_hypothesis_that_has_the_right_action(whisper):
+def test_the_intent_model_chooses_the_hypothesis_with_the_right_action(whisper):
+    """Real decode: among tiny.en's 5 best for this clip the chooser keeps one with "off". (Which
+    one Whisper ranks first depends on the CPU: int8 kernels differ. On the 2026-11-28 machine
+    greedy heard "Bring my whole light around my garage.", lights on; on the 2026-12-06 one,
+    "Bring off all light ...": the next test pins that case down without the decode.)"""
     from stream.encoders.text import TextEmbedder
     from stream.intent.nbest import HypothesisChooser
 
     cfg = Config()
     chooser = HypothesisChooser.load(cfg)
     emb = TextEmbedder()
-    intents = chooser.prior.ckpt["intents"]
     x = clip("bring_off_all_light")  # said: "bring off all light around my garage"
-
-    def intent(text: str) -> str:
-        return intents[int(chooser.prior(emb([text]))[0].argmax())]
-
-    plain = decode(whisper, x, 1, None, context_s=10)
-    assert intent(plain) == "HassTurnOn"  # "Bring my whole light around my garage.": lights on
     hyps = hypotheses(whisper, x, 1, None, context_s=10, n=cfg.asr.n_best)
     assert 2 <= len(hyps) <= cfg.asr.n_best and hyps[0][1] >= hyps[-1][1]
     chosen = hyps[chooser(emb([h for h, _ in hyps]), [s for _, s in hyps])][0]
-    assert "off" in chosen.lower().split() and intent(chosen) == "HassTurnOff"
-    assert chosen != hyps[0][0]  # not the beam's first choice either (the same as greedy's)
+    assert "off" in chosen.lower().split() and _intent(chooser, emb, chosen) == "HassTurnOff"
+
+
+def _intent(chooser, emb, text: str) -> str:
+    return chooser.prior.ckpt["intents"][int(chooser.prior(emb([text]))[0].argmax())]
+
+
+def test_a_lower_ranked_hypothesis_with_the_right_action_wins_over_whispers_first():
+    """The shipped text model and MiniLM on the clip's four hypotheses from the 2026-12-06
+    decode, reordered with "my whole" first, as the 2026-11-28 machine's greedy decode had it
+    (the four scores kept in order): the first, 0.08 surer, is read as lights on; the chooser
+    keeps the "off" one."""
+    from stream.encoders.text import TextEmbedder
+    from stream.intent.nbest import HypothesisChooser
+
+    chooser, emb = HypothesisChooser.load(Config()), TextEmbedder()
+    said = "all light around my garage."
+    hyps = [("Bring my whole light around my garage.", -0.286), (f"Bring off {said}", -0.366),
+            (f"Bring knock {said}", -0.379), (f"Bring not {said}", -0.422)]
+    assert _intent(chooser, emb, hyps[0][0]) == "HassTurnOn"
+    k = chooser(emb([h for h, _ in hyps]), [s for _, s in hyps])
+    assert k != 0 and _intent(chooser, emb, hyps[k][0]) == "HassTurnOff"
