@@ -41,7 +41,7 @@ def test_the_homes_names_in_the_prompt_recover_a_device_the_plain_decode_garbles
 
 def test_the_intent_model_chooses_the_hypothesis_with_the_right_action(whisper):
     """Real decode: among tiny.en's 5 best for this clip the chooser keeps one with "off". (Which
-    one Whisper ranks first depends on the CPU: int8 kernels differ. On the 2026-11-28 machine
+    one Whisper ranks first depends on the machine, same code and weights. On the 2026-11-28 one
     greedy heard "Bring my whole light around my garage.", lights on; on the 2026-12-06 one,
     "Bring off all light ...": the next test pins that case down without the decode.)"""
     from stream.encoders.text import TextEmbedder
