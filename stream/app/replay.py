@@ -58,14 +58,12 @@ def replay_predictions(session: Session, cfg: Config, model: IntentModel | None 
     return mem.predictions
 
 
-def drop_partial_cache(pipe: Pipeline, root: Path, lost: int) -> bool:
+def drop_partial_cache(pipe: Pipeline, root: Path, lost: int) -> None:
     """After a replay that cached features: remove the cache if a worker was lost or restarted
     (fusion wrote what it had: without what the worker dropped or, fusion restarted, without
-    what came before; it must not pass as the session's). Returns whether it was removed."""
-    if not lost and not any(p.restarts for p in pipe.sup.procs.values()):
-        return False
-    shutil.rmtree(root / "features", ignore_errors=True)
-    return True
+    what came before; it must not pass as the session's)."""
+    if lost or any(p.restarts for p in pipe.sup.procs.values()):
+        shutil.rmtree(root / "features", ignore_errors=True)
 
 
 def ensure_features(session: Session, cfg: Config, log: Callable[[str], None] = print) -> None:

@@ -38,6 +38,7 @@ def add(sub) -> None:
 def run(args: argparse.Namespace, path: str | None = None, title: str = "replay") -> int:
     from stream.app.pipeline import Pipeline
     from stream.app.replay import drop_partial_cache, replay_config, replay_options
+    from stream.session.features import has_features
 
     session = open_session(path or args.session)
     if not args.start >= 0 or (args.end is not None and not args.end > args.start):
@@ -54,9 +55,11 @@ def run(args: argparse.Namespace, path: str | None = None, title: str = "replay"
         options = replace(options, cache=str(session.root))
     pipe = Pipeline(cfg, options, output_sinks(args, title))
     lost = pipe.run()
-    if options.cache and drop_partial_cache(pipe, session.root, lost):
-        print(f"warning: {session.root / 'features'}: not kept (a worker was lost or restarted "
-              "during the replay; run it again)", file=sys.stderr)
+    if options.cache:
+        drop_partial_cache(pipe, session.root, lost)
+        if not has_features(session.root, cfg):
+            print(f"warning: {session.root / 'features'}: not written (a worker was lost or "
+                  "restarted, or messages were lost, during the replay; run it again)", file=sys.stderr)
     return lost
 
 

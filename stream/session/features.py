@@ -66,6 +66,9 @@ class FeatureRecorder:
         self.mods = [m for m in modalities(cfg) if m.name in streams]
         self.parts = {m.name: [k for k, f in m.parts(cfg).items() if f.cache] for m in self.mods}
         self.rows: dict[str, list[Message]] = {m.name: [] for m in self.mods}
+        # Stricter than the subscriber's gap count (``Subscriber.gaps``, for live health), which
+        # cannot know what came before it joined and lets a restart's count start again: a cache
+        # must hold every message from the first.
         self.next_seq: dict[tuple[str, str], int] = {}  # per producer and topic
         self.gaps: list[str] = []  # where a sequence broke: the cache would not be whole
 

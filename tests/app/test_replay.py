@@ -1,5 +1,7 @@
 """A replay that lost or restarted a worker leaves no feature cache behind (a retry would take it as done)."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from stream.app import replay
@@ -41,7 +43,7 @@ class RestartsAWorker:
 
     def __init__(self, cfg, options, sinks):
         self.root = Session(options.cache).root
-        self.sup = type("Sup", (), {"procs": {"text": type("Proc", (), {"restarts": 1})()}})()
+        self.sup = SimpleNamespace(procs={"text": SimpleNamespace(restarts=1)})
 
     def run(self) -> int:
         RestartsAWorker.runs += 1
