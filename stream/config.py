@@ -72,9 +72,11 @@ class AsrConfig:
     prompt: str = ""
     preroll_ms: int = 288  # audio kept from before the VAD's onset (it fires after the first sounds)
     # Seconds of audio context the recogniser's encoder sees: Whisper's own 30 (exact), or fewer
-    # (the utterance padded with silence): ~3x faster at 10 s, the 500 ms answer target met on a
-    # 2-core CPU; word errors within noise of 30 s on the corpus (README, "Speech recognition").
-    context_s: float = 10.0
+    # (the utterance padded with silence; a longer utterance gets its own length). 10 s was ~3x
+    # faster than 30 with word errors within noise; 6 s (the default since 2026-12-06) answers
+    # ~90 ms sooner again, with as many validation and test commands right as 10 s once the
+    # repeats Whisper says over the short padding are dropped (README, "Speech recognition").
+    context_s: float = 6.0
     # Semantic end of turn: publish the transcript decoded at the first pause at once, marked
     # early; fusion answers it if sure (fusion.early_confidence), before min_silence_ms ends.
     # "live" (replays stay as recorded without it), "always" (replays too: to measure it), "off".
