@@ -399,13 +399,17 @@ def bench_asr_variants(variants: dict[str, dict], n_commands: int, rounds: int =
     per round) so that neither gains from running second (cold caches cost the first run)."""
     (a, va), (b, vb) = variants.items()
     got: dict[str, list[float]] = {a: [], b: []}
+    frames: dict[str, list[float]] = {a: [], b: []}  # the recogniser's decode delays video
     early: dict[str, list[bool]] = {a: [], b: []}
     for name, over in ((a, va), (b, vb), (b, vb), (a, va)) * rounds:
-        got[name] += _file_run(n_commands, 0, over, early[name])[0]
+        speech, _, cap = _file_run(n_commands, 0, over, early[name])
+        got[name] += speech
+        frames[name] += cap
     n = 2 * rounds * n_commands
     out = {f"{k}_spoken_end_to_intent_ms": {**summary(xs), "recognised": f"{len(xs)}/{n}",
                                             "answered_early": sum(early[k])}
            for k, xs in got.items()}
+    out |= {f"{k}_frame_capture_to_features_ms": summary(xs) for k, xs in frames.items()}
     if got[a] and got[b]:
         out[f"{b}_minus_{a}_p50_ms"] = round(pct(got[b], 50) - pct(got[a], 50), 1)
     return out
