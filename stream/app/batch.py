@@ -95,7 +95,9 @@ def _on_ray(fn, items, names, opts: BatchOptions, workers: int, desc: str) -> li
 
 def _submit_and_collect(ray, fn, items, names, retries: int, desc: str) -> list[Any]:
     # Retries are ours, not Ray's: each one is said, with the session's name and the cause.
-    remote = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(fn)
+    remote = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(_as_the_driver_runs)
+    omp = os.environ.get("OMP_NUM_THREADS")
+    items = [(fn, omp, *item) for item in items]
     results: dict[int, Any] = {}
     failed: dict[int, str] = {}
     tries = dict.fromkeys(range(len(items)), 0)
@@ -124,6 +126,18 @@ def _submit_and_collect(ray, fn, items, names, retries: int, desc: str) -> list[
         raise StreamError("; ".join(f"{names[i]}: failed {retries + 1} times, last: {failed[i]}"
                                     for i in sorted(failed)))
     return [results[i] for i in range(len(items))]
+
+
+def _as_the_driver_runs(fn, omp: str | None, *args):
+    """``fn(*args)`` in a Ray task, with the driver's OMP_NUM_THREADS: Ray sets it to 1 in its
+    workers, and the worker processes a task starts inherit it. CTranslate2 then decodes with
+    other arithmetic (a beam's scores differ; at a 6 s window, a chosen hypothesis's embedding
+    did), so a feature cache encoded on Ray was not byte for byte the sequential one."""
+    if omp is None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    else:
+        os.environ["OMP_NUM_THREADS"] = omp
+    return fn(*args)
 
 
 def _cause(e: Exception) -> str:

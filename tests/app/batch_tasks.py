@@ -21,3 +21,7 @@ def fails_once(marker: str, x: int) -> int:
 
 def always_fails(x: int) -> int:
     raise ValueError(f"bad session {x}")
+
+
+def omp_threads(_x: int) -> str | None:
+    return os.environ.get("OMP_NUM_THREADS")

@@ -7,7 +7,7 @@ import pytest
 
 from stream.app.batch import BatchOptions, run_batch
 from stream.errors import StreamError
-from tests.app.batch_tasks import always_fails, fails_once, square_slowly
+from tests.app.batch_tasks import always_fails, fails_once, omp_threads, square_slowly
 
 pytestmark = pytest.mark.integration
 
@@ -38,3 +38,13 @@ def test_a_task_that_keeps_failing_is_one_line_naming_its_session():
     msg = str(e.value)
     assert "kitchen: failed 2 times, last: " in msg and "bad session 1" in msg
     assert "hall: failed 2 times" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("driver", [None, "2"])
+def test_a_task_sees_the_drivers_openmp_threads_not_rays(driver, monkeypatch):
+    # Ray sets OMP_NUM_THREADS=1 in its workers; the recogniser's arithmetic depends on it.
+    if driver is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", driver)
+    assert run_batch(omp_threads, [(0,), (1,)], ["a", "b"], RAY) == [driver, driver]
