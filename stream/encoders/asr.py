@@ -63,24 +63,45 @@ def _words(text: str) -> list[str]:
     return re.sub(r"[^\w\s']", " ", text.lower()).split()
 
 
+def _matched(earlier: list[str], later: list[str]) -> int:
+    """How many of ``later``'s words appear, in order, in ``earlier``."""
+    from difflib import SequenceMatcher
+
+    return sum(b.size for b in SequenceMatcher(None, earlier, later, autojunk=False).get_matching_blocks())
+
+
+def _restarted(sentence: str) -> str:
+    """The sentence up to where it starts again: "turn on the kitchen lights turn on my kitchen
+    lights". The second part must begin with the sentence's first word, end with a word said
+    before, and repeat at least 80 % of its words in order, so "turn on the light and turn on
+    the fan" stays whole (the fan is new)."""
+    toks = list(re.finditer(r"[\w']+", sentence))
+    w = [t.group().lower() for t in toks]
+    for k in range(2, len(w) - 1):
+        tail = w[k:]
+        if w[k] == w[0] and tail[-1] in w[:k] and _matched(w[:k], tail) >= 0.8 * len(tail):
+            return sentence[:toks[k].start()].rstrip(" ,;:-")
+    return sentence
+
+
 def drop_repeats(text: str) -> str:
-    """The text without sentences that say an earlier one again.
+    """The text without what says an earlier part of it again.
 
     Padded with only a few seconds of silence (``asr.context_s`` of 6), Whisper often says the
     utterance a second time over the silence: "I forgot my keys at the office. I forgot the
-    keys at office" (16 of 188 transcripts of the validation and test splits; 1 at 10 s). The
-    repeat is not speech, and it can change what the words are read as (that one fired a
+    keys at office" (16 of 188 transcripts of the validation and test splits; 1 at 10 s), or
+    without a full stop, "turn on the kitchen lights turn on my kitchen lights". The repeat is
+    not speech, and it can change what the words are read as (one such repeat fired a
     command). A sentence goes when more than 60 % of its words appear, in order, in one before
     it: "He never listens. He never listened." loses its second half; "Turn on the kitchen
-    light. Turn off the kitchen fan." (3 of 5) keeps both."""
-    from difflib import SequenceMatcher
-
+    light. Turn off the kitchen fan." (3 of 5) keeps both. Within a sentence, see
+    :func:`_restarted`."""
     kept: list[str] = []
     seen: list[list[str]] = []
     for sentence in SENTENCE_END.split(text.strip()):
+        sentence = _restarted(sentence)
         w = _words(sentence)
-        if w and any(sum(b.size for b in SequenceMatcher(None, p, w, autojunk=False).get_matching_blocks())
-                     > 0.6 * len(w) for p in seen):
+        if w and any(_matched(p, w) > 0.6 * len(w) for p in seen):
             continue
         kept.append(sentence)
         seen.append(w)

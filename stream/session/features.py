@@ -33,7 +33,7 @@ from stream.modalities.registry import modalities
 ENCODERS = {
     "video": "blazeface-short+facemesh-lips cues v1; mobilenet_v2-b0353104 features 224",
     "audio": "torchaudio logmel64 stats v1; silero-vad 6.2.3",
-    "text": "all-MiniLM-L6-v2 mean-pooled; faster-whisper int8, repeated sentences dropped",
+    "text": "all-MiniLM-L6-v2 mean-pooled; faster-whisper int8, repeats dropped (sentences, restarts)",
     "version": 3,
 }
 ASR_LIVE_ONLY = ("early", "partial_every_ms")  # settings no cached transcript depends on

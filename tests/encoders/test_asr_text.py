@@ -13,6 +13,9 @@ from stream.encoders.asr import drop_repeats
      "Add 60-8 out to the timer for 48 seconds."),
     ("He never listens. He never listened.", "He never listens."),
     ("Stop. Stop.", "Stop."),
+    # ... and without a full stop (a whole decode of an espeak-ng command, 6 s window)
+    ("turn on the kitchen lights turn on my kitchen lights", "turn on the kitchen lights"),
+    ("What time is it, what time is it?", "What time is it"),
 ])
 def test_a_sentence_said_again_goes(heard, kept):
     assert drop_repeats(heard) == kept
@@ -24,6 +27,9 @@ def test_a_sentence_said_again_goes(heard, kept):
     "Good morning. What time is it?",
     "Set the timer for 5 minutes.",
     "Mr. Smith is here. Mr. Jones too.",  # an abbreviation's full stop splits; nothing repeats
+    "turn on the light and turn on the fan",  # says it again, but the fan is new
+    "turn the volume up turn it up",  # 2 of 3 words again: not a repeat
+    "play the next song and play it loud",
 ])
 def test_different_sentences_stay(heard):
     assert drop_repeats(heard) == heard
