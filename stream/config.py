@@ -74,8 +74,9 @@ class AsrConfig:
     # Seconds of audio context the recogniser's encoder sees: Whisper's own 30 (exact), or fewer
     # (the utterance padded with silence; a longer utterance gets its own length). 10 s was ~3x
     # faster than 30 with word errors within noise; 6 s (the default since 2026-12-06) answers
-    # ~90 ms sooner again, with as many validation and test commands right as 10 s once the
-    # repeats Whisper says over the short padding are dropped (README, "Speech recognition").
+    # ~45 ms sooner again at the median (~155 ms at p95) on a 2-core CPU, with no difference in
+    # commands right that the corpus can measure once the repeats Whisper says over the short
+    # padding are dropped (README, "Speech recognition").
     context_s: float = 6.0
     # Semantic end of turn: publish the transcript decoded at the first pause at once, marked
     # early; fusion answers it if sure (fusion.early_confidence), before min_silence_ms ends.
