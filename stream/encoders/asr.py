@@ -145,7 +145,7 @@ def hypotheses(model, audio: np.ndarray, beam_size: int, prompt: str | None, fin
     if final and beam_size < RETRY_BEAM and any(
             s.compression_ratio > 2.4 or s.avg_logprob < -1.0 for s in segs):
         segs = list(model.transcribe(audio, beam_size=RETRY_BEAM, **opts)[0])
-    text = " ".join(s.text.strip() for s in segs).strip()
+    text = drop_repeats(" ".join(s.text.strip() for s in segs))
     return [(text, float(np.mean([s.avg_logprob for s in segs])))] if text else []
 
 
