@@ -59,7 +59,8 @@ RETRY_BEAM = 5  # a poor greedy final is decoded again with this beam (determini
 SENTENCE_END = re.compile(r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<=[.!?])\s+")
 
 
-def _words(text: str) -> list[str]:
+def words(text: str) -> list[str]:
+    """Lower-case words, punctuation and hyphens dropped (how hypotheses and repeats compare)."""
     return re.sub(r"[^\w\s']", " ", text.lower()).split()
 
 
@@ -100,7 +101,7 @@ def drop_repeats(text: str) -> str:
     seen: list[list[str]] = []
     for sentence in SENTENCE_END.split(text.strip()):
         sentence = _restarted(sentence)
-        w = _words(sentence)
+        w = words(sentence)
         if w and any(_matched(p, w) > 0.6 * len(w) for p in seen):
             continue
         kept.append(sentence)
@@ -178,9 +179,9 @@ def _short_context(model, audio: np.ndarray, context_s: float, beam_size: int,
     hyps, seen = [], set()
     for ids, score in zip(r.sequences_ids, r.scores or [0.0] * len(r.sequences_ids), strict=True):
         text = drop_repeats(tok.decode(ids))
-        words = " ".join(_words(text))
-        if words and words not in seen:  # beams often differ in case and punctuation only
-            seen.add(words)
+        key = " ".join(words(text))
+        if key and key not in seen:  # beams often differ in case and punctuation only
+            seen.add(key)
             hyps.append((text, score * len(ids) / (len(ids) + 1)))  # as faster-whisper's log-prob
     raw = hyps[0][0].encode() if hyps else b""
     ratio = len(raw) / len(zlib.compress(raw)) if raw else 0.0

@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import difflib
 import random
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from stream.config import Config
+from stream.encoders.asr import words  # said and heard compared as hypotheses are
 
 MAX_WORDS = 2  # the longest stretch of said words whose replacement is learned
-
-
-def words(text: str) -> list[str]:
-    """Lower-case words, punctuation and hyphens dropped (as both sides are compared)."""
-    return re.sub(r"[^\w\s']", " ", text.lower().replace("-", " ")).split()
 
 
 class Confusions:
