@@ -74,6 +74,7 @@ class _Pending:
     opened_ns: int = field(compare=False, default=0)
     content_end_ns: int | None = field(compare=False, default=None)  # a late event's own time
     early: tuple[str, Item] | None = field(compare=False, default=None)  # (stream, provisional)
+    rank: int = 1  # at the same end, an early window (0) closes first: a final's can correct it
 
 
 class Aligner:
@@ -133,14 +134,15 @@ class Aligner:
 
         ``early``: (stream, item) of a provisional transcript (semantic end of turn): it is
         in this window only, in place of any buffered item of the same utterance."""
+        rank = int(early is None)
         if end_ns <= self.last_closed:
             if end_ns > self.last_closed - self.late_keep_ns:  # older: its context is gone
-                heapq.heappush(self.pending,
-                               _Pending(self.last_closed + 1, True, now_ns, end_ns, early))
+                late = _Pending(self.last_closed + 1, True, now_ns, end_ns, early, rank)
+                heapq.heappush(self.pending, late)
             return
         if early is None and (end_ns - self.origin_ns) % self.hop_ns == 0:
             return  # a grid window ends right there and has not closed yet: it answers
-        heapq.heappush(self.pending, _Pending(end_ns, True, now_ns, None, early))
+        heapq.heappush(self.pending, _Pending(end_ns, True, now_ns, None, early, rank))
 
     @property
     def ended(self) -> bool:
@@ -166,7 +168,10 @@ class Aligner:
         if self.deadline_ns is None:  # replay: watermarks only
             return False
         if p.event:
-            if all(self.wm[s] >= p.end_ns - self.slack_ns for s in self.required):
+            # An early transcript is its own stream's newest item, and that stream's watermark
+            # stays at the utterance's onset until the final: waiting on it cost the deadline.
+            req = [s for s in self.required if p.early is None or s != p.early[0]]
+            if all(self.wm[s] >= p.end_ns - self.slack_ns for s in req):
                 return True
             return now_ns >= p.opened_ns + self.event_deadline_ns
         return now_ns >= p.end_ns + self.deadline_ns

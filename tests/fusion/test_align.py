@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stream.core.message import Message
-from stream.fusion.align import EOS, Aligner
+from stream.fusion.align import EOS, Aligner, Item
 
 pytestmark = pytest.mark.unit
 
@@ -92,6 +92,19 @@ def test_event_window_answers_a_text_at_once():
     assert ev[0].items["text"][0].meta["text"] == "hi"
     # Windows come out in time order.
     assert [w.end_ns for w in ws] == sorted(w.end_ns for w in ws)
+
+
+def test_an_early_transcript_is_answered_at_once_though_its_stream_waits_for_the_final():
+    a = make(deadline=300 * MS)
+    feed_video_audio(a, 2000, now=0)
+    # Until the final, the text stream promises nothing past the utterance's onset (0.9 s).
+    a.advance("text", 900 * MS, now=0)
+    early = Item.of(msg("text", 900 * MS, 1800 * MS, wm=900 * MS, text="turn on the lights"))
+    a.trigger(1800 * MS, now_ns=1900 * MS, early=("text", early))
+    ws = a.poll(now_ns=1900 * MS)  # before the 50 ms event deadline
+    ev = [w for w in ws if w.early is not None]
+    assert len(ev) == 1 and ev[0].end_ns == 1800 * MS
+    assert [it.meta["text"] for it in ev[0].items["text"]] == ["turn on the lights"]
 
 
 def test_a_transcript_that_comes_seconds_late_is_still_answered_with_its_own_context():
