@@ -63,10 +63,11 @@ class ScriptedWhisper:
 
 
 class FakeAudioEncoder:
-    """Speech where the chunk is loud: the VAD the real one would give on tones vs silence."""
+    """Speech where a 32 ms frame is loud: the VAD the real one would give on tones vs silence."""
 
-    def __call__(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        loud = float(np.sqrt((chunk ** 2).mean()) > 0.01)
+    def __call__(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        frames = chunk[: len(chunk) // 512 * 512].reshape(-1, 512)
+        loud = (np.sqrt((frames ** 2).mean(1)) > 0.01).astype(np.float32)
         return np.zeros((len(chunk) // 160 + 1, 64), np.float32), np.zeros(128, np.float32), loud
 
 

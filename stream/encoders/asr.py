@@ -1,8 +1,10 @@
 """Streaming speech recognition: VAD-segmented faster-whisper (tiny.en or base: ``asr.model``).
 
 Contract (after whisper_streaming): ``insert_audio_chunk`` feeds audio,
-``process_iter`` returns what is new (partials while speech goes on, a final
-once the speaker pauses), ``finish`` flushes at end of stream. Segmenting by
+``process_iter`` returns what is new (partials while speech goes on, an early
+transcript at each pause, a final once the speaker's turn ends), ``finish``
+flushes at end of stream. The early transcript is decoded one chunk before the
+pause when the VAD's last frame says the voice may have stopped there. Segmenting by
 the VAD keeps Whisper off silence (where it hallucinates) and gives a final
 ``min_silence_ms`` after the speech ends. Every transcript carries the
 origin time span of its speech in monotonic ns.
@@ -233,17 +235,25 @@ class StreamingAsr:
         self.silence_ms = 0.0
         self.speech_ms = 0.0
         self.last_partial_ms = 0.0
-        self.spec: Transcript | None = None  # final decoded early, at the first pause
+        self.first_silent_ns: int | None = None  # end of the first silent chunk after the speech
+        self.spec: Transcript | None = None  # decoded at the chunk where the voice may have stopped
+        self.final_t: Transcript | None = None  # the final, decoded at the first pause or after
+        self.early_sent = False  # this pause's early transcript is out
+        self.trailing = False  # the last chunk was speech whose last VAD frame was low
 
     @property
     def watermark(self) -> int:
         """No transcript that starts before this time will come any more."""
         return self.onset_ns if self.start_ns is not None else self.audio_wm
 
-    def insert_audio_chunk(self, pcm: np.ndarray, t_start_ns: int, vad_prob: float) -> None:
+    def insert_audio_chunk(self, pcm: np.ndarray, t_start_ns: int, vad_prob: float,
+                           tail_prob: float | None = None) -> None:
+        """``vad_prob``: the chunk's speech probability (its VAD frames' maximum); ``tail_prob``:
+        its last frame's (None: unknown), which says the voice may have stopped inside it."""
         dur_ms = len(pcm) * 1000 / SR
         t_end_ns = t_start_ns + int(len(pcm) * 1e9 / SR)
         speech = vad_prob >= self.cfg.speech_threshold
+        self.trailing = speech and tail_prob is not None and tail_prob < self.cfg.speculate_below
         if self.start_ns is None:
             if speech:
                 pre = list(self._pre)
@@ -263,9 +273,13 @@ class StreamingAsr:
                 self.speech_ms += dur_ms
                 self.silence_ms = 0.0
                 self.speech_end_ns = t_end_ns
-                self.spec = None  # they went on talking: the early final is void
+                # They went on talking: what was decoded at the pause is void.
+                self.spec = self.final_t = self.first_silent_ns = None
+                self.early_sent = False
             else:
                 self.silence_ms += dur_ms
+                if self.first_silent_ns is None:
+                    self.first_silent_ns = t_end_ns
         self.audio_wm = t_end_ns
 
     def _transcribe(self, audio: np.ndarray, final: bool) -> Transcript:
@@ -281,11 +295,21 @@ class StreamingAsr:
         return Transcript(hyps[0][0] if hyps else "", final, self.onset_ns, self.speech_end_ns,
                           hypotheses=hyps if len(hyps) > 1 else [])
 
+    def _audio_to(self, end_ns: int) -> np.ndarray:
+        return np.concatenate(self.chunks)[:int((end_ns - self.start_ns) / 1e9 * SR)]
+
     def _final(self) -> Transcript:
-        audio = np.concatenate(self.chunks)
-        # Keep 200 ms after the last speech; drop the rest of the silence.
-        keep = int((self.speech_end_ns - self.start_ns) / 1e9 * SR + 0.2 * SR)
-        return self._transcribe(audio[:keep], final=True)
+        """The utterance and 200 ms after its last speech chunk, but nothing past the first silent
+        chunk: the same audio whenever it is decoded (the words' last sounds, which the VAD often
+        calls silence, are in it)."""
+        end = self.speech_end_ns + 200_000_000
+        return self._transcribe(self._audio_to(min(end, self.first_silent_ns or end)), final=True)
+
+    def _speculate(self) -> Transcript:
+        """The final as it would be if the voice stopped in the last chunk: the speech chunks,
+        then 200 ms of digital silence (as Whisper's window pads it anyway)."""
+        audio = self._audio_to(self.speech_end_ns)
+        return self._transcribe(np.pad(audio, (0, int(0.2 * SR))), final=True)
 
     def process_iter(self) -> list[Transcript]:
         out: list[Transcript] = []
@@ -297,23 +321,42 @@ class StreamingAsr:
         long_enough = self.speech_ms >= self.cfg.min_speech_ms
         if ended or too_long:
             if long_enough:
-                t = self.spec or self._final()
+                t = self.final_t or self._final()
                 if t.text:
                     out.append(t)
             self._reset()
             return out
         if self.silence_ms > 0:
-            # A pause: decode the final now, while we wait to see if it is the end of the
-            # turn; this takes Whisper's time off the end-of-speech -> intent path.
-            if self.spec is None and long_enough:
-                self.spec = self._final()
-                if self.early and self.spec.text:  # semantic end of turn: fusion may answer it
+            # A pause. The final is decoded now, while we wait to see if the turn ended: this
+            # takes Whisper's time off the end-of-speech -> intent path. With early answers, the
+            # pause's transcript goes out at once (fusion may answer it): the one decoded at the
+            # chunk where the voice stopped, if there is one, and then the final at the next chunk.
+            if long_enough and self.early and not self.early_sent:
+                self.early_sent = True
+                if self.spec is None:
+                    self.spec = self.final_t = self._final()
+                if self.spec.text:
                     out.append(replace(self.spec, final=False, early=True))
+            elif long_enough and self.final_t is None:
+                self.final_t = self._final()
+            return out
+        since_ms = total_ms - self.last_partial_ms
+        if (self.early and self.trailing and long_enough
+                and since_ms >= (self.decode_ms if self.live else 0.0)):
+            # The chunk's last VAD frame is low: the voice may have stopped in it. Decode what
+            # would be the final now, one chunk sooner; the next chunk says if it was a pause
+            # (then it is the early transcript, at once) or a breath (then it was one more
+            # partial). Worth more than a partial, so spaced less: decodes take at most half the
+            # time.
+            self.last_partial_ms = total_ms
+            self.spec = self._speculate()
+            if self.spec.text:
+                out.append(replace(self.spec, final=False, hypotheses=[]))
             return out
         # Partials only show what is being heard; on a busy machine they would starve the final
         # (decodes run one at a time), so they are spaced to take at most 40 % of the time.
         every = max(self.cfg.partial_every_ms, 2.5 * self.decode_ms if self.live else 0.0)
-        if total_ms - self.last_partial_ms >= every:
+        if since_ms >= every:
             self.last_partial_ms = total_ms
             t = self._transcribe(np.concatenate(self.chunks), final=False)
             if t.text:

@@ -51,17 +51,17 @@ class Vad:
 
 
 class AudioEncoder:
-    """One chunk in, (log-mel, embedding, VAD probability) out."""
+    """One chunk in, (log-mel, embedding, VAD probability per 32 ms frame) out."""
 
     def __init__(self, n_mels: int = 64) -> None:
         self.logmel = LogMel(n_mels)
         self.vad = Vad()
         self.dim = 2 * n_mels
 
-    def __call__(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    def __call__(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lm = self.logmel(chunk)
         emb = np.concatenate([lm.mean(0), lm.std(0)]).astype(np.float32)
-        return lm, emb, float(self.vad(chunk).max())
+        return lm, emb, self.vad(chunk)
 
 
 def to_mono_16k(x: np.ndarray, sr: int) -> np.ndarray:

@@ -51,10 +51,11 @@ class _Turn:
 
     early: dict[int, tuple[str, float]] = field(default_factory=dict)  # end -> (words, complete),
     # early windows not decided yet
-    decided: dict[int, tuple[str, str]] = field(default_factory=dict)  # end -> (words, intent
-    # answered early, or "" if it was not sure)
+    decided: dict[int, tuple[str, str, dict]] = field(default_factory=dict)  # end -> (words,
+    # intent answered early or "" if it was not sure, its slots)
     answer_end: int | None = None  # once the final came: the window that answers it (its own,
     # or the early window with the same words and end, and then the final opens none)
+    answer_words: str = ""  # the final's words
 
 
 class EarlyTurns:
@@ -88,14 +89,13 @@ class EarlyTurns:
         if turn is None:
             return True
         words = m.meta.get("text", "")
-        turn.answer_end = m.t_end
+        turn.answer_end, turn.answer_words = m.t_end, words
         if turn.early.get(m.t_end, ("",))[0] == words:
             return False  # its early window is still open, and will answer for it
-        if turn.decided.get(m.t_end, ("",))[0] == words:
-            intent = turn.decided[m.t_end][1]
-            if intent:  # answered already, by the same words
-                self._settle(stream, m.t_start, intent)
-                return False
+        said, intent, slots = turn.decided.get(m.t_end, ("", "", {}))
+        if said == words and intent:  # answered already, by the same words
+            self._settle(stream, m.t_start, (intent, slots))
+            return False
         return True
 
     def window(self, w: Window, pred: dict) -> dict | None:
@@ -108,30 +108,45 @@ class EarlyTurns:
         words, complete = turn.early.pop(prov.t_end)
         sure = (pred["intent"] != NONE and pred["confidence"] >= self.confidence
                 and pred["addressed"] >= self.addressed and complete >= self.complete)
-        turn.decided[prov.t_end] = (words, pred["intent"] if sure else "")
+        turn.decided[prov.t_end] = (words, pred["intent"] if sure else "", _slots(pred) if sure else {})
         self.counts[f"{stream}.early_answered" if sure else f"{stream}.early_unsure"] += 1
-        if turn.answer_end == prov.t_end:  # the final's own words: this answers it
-            self._settle(stream, prov.t_start, pred["intent"])
+        if turn.answer_end == prov.t_end and turn.answer_words == words:  # the final's own words:
+            self._settle(stream, prov.t_start, (pred["intent"], _slots(pred)))  # this answers it
             return {**pred, "early": True} if sure else pred
         return {**pred, "early": True} if sure else None
 
-    def checked(self, w: Window, pred: dict) -> None:
-        """Any other window: if it answers a final, settle that utterance's early answers."""
+    def checked(self, w: Window, pred: dict) -> bool:
+        """Any other window: if it answers a final, settle that utterance's early answers. False:
+        do not publish it, an event that repeats the early answer given at the same pause (the
+        final heard that pause's words otherwise, e.g. with the sounds after it, but meant the
+        same: one command, one answer)."""
+        publish = True
         for (stream, t0), turn in list(self.turns.items()):
             if turn.answer_end == w.end_ns and not turn.early:
-                self._settle(stream, t0, pred["intent"])
+                _, intent, slots = turn.decided.get(w.end_ns, ("", "", {}))
+                answer = (pred["intent"], _slots(pred))
+                publish = publish and not (w.event and intent and (intent, slots) == answer)
+                self._settle(stream, t0, answer)
+        return publish
 
-    def _settle(self, stream: str, t0: int, final_intent: str) -> None:
-        """The final is answered: count each early answer against its intent; forget the turn."""
+    def _settle(self, stream: str, t0: int, final: tuple[str, dict]) -> None:
+        """The final is answered (its intent and slots): count each early answer against it;
+        forget the turn. An answer at the final's own pause must match it, slots too; one at an
+        earlier pause (the speaker went on) its intent."""
         turn = self.turns.pop((stream, t0))
-        for end, (_, intent) in turn.decided.items():
+        for end, (_, intent, slots) in turn.decided.items():
             if not intent:
                 continue
             if end == turn.answer_end:
-                self.counts[f"{stream}.early_confirmed"] += 1
+                why = "confirmed" if (intent, slots) == final else "contradicted"
             else:
-                why = "upheld" if intent == final_intent else "contradicted"
-                self.counts[f"{stream}.early_{why}"] += 1
+                why = "upheld" if intent == final[0] else "contradicted"
+            self.counts[f"{stream}.early_{why}"] += 1
+
+
+def _slots(pred: dict) -> dict:
+    return pred.get("slots") or {}
+
 
 def meta_problem(m: Message, types: dict[str, type]) -> str | None:
     """Why the meta fields fusion reads are unusable (None if they are fine or absent)."""
@@ -253,8 +268,8 @@ class Fuser:
         pred = prediction_json(p, self.origin_ns, latency, w.event)
         if w.early is not None:
             return self.turns.window(w, pred)
-        self.turns.checked(w, pred)  # (a final on the hop grid has no event window of its own)
-        return pred
+        # (a final on the hop grid has no event window of its own)
+        return pred if self.turns.checked(w, pred) else None
 
     def _nobody_there(self, w: Window) -> bool:
         """The window's newest words were spoken; the modalities that can tell (items over the

@@ -36,7 +36,8 @@ ENCODERS = {
     "text": "all-MiniLM-L6-v2 mean-pooled; faster-whisper int8, repeats dropped (sentences, restarts)",
     "version": 3,
 }
-ASR_LIVE_ONLY = ("early", "partial_every_ms")  # settings no cached transcript depends on
+# settings no cached transcript depends on (speculate_below: early transcripts only, never cached)
+ASR_LIVE_ONLY = ("early", "partial_every_ms", "speculate_below")
 
 
 def encoders(cfg: Config | None = None) -> dict:

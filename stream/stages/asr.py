@@ -27,7 +27,9 @@ class AsrStage(Stage):
     def process(self, m: Message) -> list[Output]:
         enc0 = now_ns()
         if m.topic == "audio":
-            self.asr.insert_audio_chunk(m.parts["pcm"], m.t_start, m.meta.get("vad", 0.0))
+            tail = m.meta.get("vad_tail")
+            self.asr.insert_audio_chunk(m.parts["pcm"], m.t_start, m.meta.get("vad", 0.0),
+                                        float(tail) if isinstance(tail, int | float) else None)
             transcripts = self.asr.process_iter()
         elif m.watermark >= EOS:
             transcripts = self.asr.finish()

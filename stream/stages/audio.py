@@ -48,7 +48,8 @@ class AudioStage(CaptureStage):
         t_end = t + int(len(chunk) * 1e9 / SR)
         self.record(chunk, t)
         enc0 = now_ns()
-        logmel, emb, vad = self.enc(chunk)
+        logmel, emb, frames = self.enc(chunk)
+        vad = float(frames.max())
         enc1 = now_ns()
         if hasattr(self.source, "overflows"):
             self.ctx.stats["overflow"] = self.source.overflows
@@ -56,6 +57,7 @@ class AudioStage(CaptureStage):
         self.ctx.gauges.update(encode_ms=round((enc1 - enc0) / 1e6, 2), vad=round(vad, 2),
                                level_db=round(max(level, -99.0), 1))
         return [Output("audio", t, t_end, {"pcm": chunk, "logmel": logmel, "embedding": emb},
-                       meta={"vad": round(vad, 4)},
+                       # the last frame's too: the recogniser's cue that the voice may have stopped
+                       meta={"vad": round(vad, 4), "vad_tail": round(float(frames[-1]), 4)},
                        stages={"capture": cap_ns, "encode_start": enc0, "encode_end": enc1},
                        watermark=t_end)]

@@ -7,6 +7,7 @@ import pytest
 from stream.config import Config
 from stream.core.message import Message
 from stream.encoders.asr import StreamingAsr
+from stream.encoders.audio import SR
 from stream.process.stage import eos, run_stage
 from stream.stages.asr import AsrStage
 from stream.stages.fusion import FusionStage
@@ -43,6 +44,70 @@ def test_early_transcripts_are_live_only_unless_asked(tmp_path):
     assert not [o for o in asr_outputs(tmp_path, spans, "live") if o.meta["early"]]  # a replay
     assert [o for o in asr_outputs(tmp_path, spans, "live", live=True) if o.meta["early"]]
     assert not [o for o in asr_outputs(tmp_path, spans, "off", live=True) if o.meta["early"]]
+
+
+class HeardWhisper(ScriptedWhisper):
+    """The scripted recogniser, keeping the audio of each decode."""
+
+    def __init__(self, script: list[str]) -> None:
+        super().__init__(script)
+        self.heard: list[np.ndarray] = []
+
+    def transcribe(self, audio: np.ndarray, **kw):
+        self.heard.append(audio.copy())
+        return super().transcribe(audio, **kw)
+
+
+def speculated(tmp_path, spans, tails: bool = True, early: str = "live"):
+    """The ASR stage live over tone ``spans`` (1 s apart at most); ``tails``: the audio
+    messages carry their last VAD frame (``vad_tail``), as the audio worker's do."""
+    msgs = audio_messages(tone_wav(tmp_path / "a.wav", spans, 3.0))
+    if not tails:
+        for m in msgs:
+            del m.meta["vad_tail"]
+    cfg = Config().asr
+    cfg.early = early
+    whisper = HeardWhisper(["turn on the kitchen lights"])
+    outs = run_stage(AsrStage(StreamingAsr(cfg, model=whisper, live=True)), [*msgs, eos("audio")])
+    return outs, whisper
+
+
+def test_the_pause_is_decoded_at_the_chunk_where_the_voice_stops_and_sent_one_chunk_on(tmp_path):
+    # The voice stops 52 ms into the chunk [1.248, 1.344): its last VAD frame is silent.
+    outs, whisper = speculated(tmp_path, [(0.5, 1.3)])
+    *_, partial, early, final = outs  # (a partial each second before)
+    assert not partial.meta["final"] and not partial.meta["early"]  # shown while it might go on
+    assert partial.meta["text"] == early.meta["text"] == final.meta["text"] == "turn on the kitchen lights"
+    assert early.meta["early"] and final.meta["final"]
+    assert partial.t_end == early.t_end == final.t_end == int(1.344 * S)
+    # The next chunk was silent: the early transcript is that decode; the final, decoded after
+    # it, also hears the silent chunk (the VAD calls a word's last sounds silence).
+    assert whisper.calls == len(outs) - 1
+    spec, heard = whisper.heard[-2:]
+    assert len(spec) - len(heard) == int(0.2 * SR) - int(0.096 * SR)  # 200 ms of zeros vs 96 real
+
+
+def test_a_speculative_decode_is_void_when_the_voice_goes_on(tmp_path):
+    outs, _ = speculated(tmp_path, [(0.5, 1.3), (1.344, 2.0)])
+    finals = [o for o in outs if o.meta["final"]]
+    assert len(finals) == 1 and abs(finals[0].t_end / S - 2.0) < 0.1
+    assert [o.t_end for o in outs if not o.meta["final"] and o.t_end == int(1.344 * S)]  # decoded,
+    assert all(o.t_end > int(1.9 * S) for o in outs if o.meta["early"])  # shown, never sent early
+
+
+def test_the_final_hears_the_same_whether_the_pause_was_decoded_sooner_or_not(tmp_path):
+    spans = [(0.5, 1.3)]
+    (_, sooner), (_, later) = speculated(tmp_path, spans), speculated(tmp_path, spans, tails=False)
+    assert len(sooner.heard) == len(later.heard) + 1  # the speculative decode
+    assert np.array_equal(sooner.heard[-1], later.heard[-1])
+
+
+def test_a_replay_without_early_answers_never_decodes_sooner(tmp_path):
+    spans = [(0.5, 1.3)]
+    (a, sooner), (b, later) = (speculated(tmp_path, spans, early="off"),
+                               speculated(tmp_path, spans, tails=False, early="off"))
+    assert len(sooner.heard) == len(later.heard)
+    assert [o.meta for o in a] == [o.meta for o in b]
 
 
 def text(seq: int, t0: float, t1: float, words: str, early: bool = False,
@@ -99,6 +164,22 @@ def test_a_final_with_other_words_is_answered_and_a_different_intent_counts_as_c
                           text(1, 1.0, 3.05, "turn on the lights in the kitchen")])
     assert [e["intent"] for e in events] == ["HassTurnOn", "HassTurnOn"]
     assert stats == {"early_answered": 1, "early_upheld": 1}
+
+
+def test_a_final_that_heard_the_pause_otherwise_but_means_the_same_adds_no_second_answer():
+    # The early transcript was decoded one chunk before the pause; the final heard that chunk.
+    events, stats = fuse([text(0, 1.0, 2.05, "turn on the light", early=True),
+                          text(1, 1.0, 2.05, "turn on the lights")])
+    assert [(e["t"], e["intent"], e.get("early")) for e in events] == [(2.05, "HassTurnOn", True)]
+    assert stats == {"early_answered": 1, "early_confirmed": 1}
+
+
+def test_a_final_that_heard_the_pause_as_something_else_corrects_the_early_answer():
+    events, stats = fuse([text(0, 1.0, 2.05, "turn on the light", early=True),
+                          text(1, 1.0, 2.05, "tell me the light")])
+    assert [(e["t"], e["intent"], e.get("early")) for e in events] == [
+        (2.05, "HassTurnOn", True), (2.05, "none", None)]
+    assert stats == {"early_answered": 1, "early_contradicted": 1}
 
 
 def test_early_transcripts_stay_out_of_the_windows_that_follow():
