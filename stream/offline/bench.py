@@ -17,6 +17,9 @@ invocation, so figures from the same run can be compared. Sections:
 * processes: ``live`` started as a user starts it: launch to first prediction,
   memory (RSS, PSS) and CPU per process;
 * sessions: replay speed, recording size.
+
+``python -m stream.offline.bench trace ROUNDS`` (not in the full bench) times each spoken
+command's way through the workers: VAD, early transcript, text item, intent, final.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +42,7 @@ from stream.core.clock import now_ns
 from stream.offline import media
 
 if TYPE_CHECKING:
+    from stream.core.message import Message
     from stream.fusion.align import Window
 
 WANT = {"turn on the kitchen lights": "HassTurnOn", "set a timer for five minutes": "HassStartTimer",
@@ -280,15 +285,41 @@ def bench_pipeline(n_commands: int, n_typed: int) -> dict:
     }
 
 
-def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: list[bool] | None = None
-              ) -> tuple[list[float], list[float], list[float]]:
-    """One paced run from files: spoken, typed and frame latencies (ms). ``asr``: overrides;
-    ``early``: gets whether each answered command was answered early."""
-    import zmq
+class _Tap(threading.Thread):
+    """A worker's messages of one topic, each stamped as it arrives: read in a thread of its own,
+    because the supervisor's poll holds the main thread for its whole timeout (read between
+    polls, a frame's latency read up to 20 ms high; the figures before 2026-12-06 evening did)."""
 
+    def __init__(self, endpoint: str, topic: str) -> None:
+        import zmq
+
+        from stream.core.transport import Subscriber
+
+        super().__init__(daemon=True)
+        self.sub = Subscriber(zmq.Context.instance(), [endpoint], [topic], hwm=0)
+        self.got: list[Message] = []  # stages["receive"]: when it arrived
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            if (m := self.sub.recv(50)) is not None:
+                self.got.append(m)
+        self.sub.close()
+
+    def close(self) -> list[Message]:
+        self.done.set()
+        self.join()
+        return self.got
+
+
+def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: list[bool] | None = None,
+              trace: dict | None = None) -> tuple[list[float], list[float], list[float]]:
+    """One paced run from files: spoken, typed and frame latencies (ms). ``asr``: overrides;
+    ``early``: gets whether each answered command was answered early; ``trace``: gets the run's
+    origin, the commands' ends, the predictions and the audio, ASR and text workers' messages."""
     from stream.app.pipeline import Pipeline
     from stream.app.sinks import MemorySink
-    from stream.core.transport import Subscriber
+    from stream.core.message import Topic
     from stream.process.stage import RunOptions
 
     with tempfile.TemporaryDirectory() as d:
@@ -297,12 +328,16 @@ def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: lis
         pipe = Pipeline(bench_config(video={"loop": True}, asr=asr or {}),
                         RunOptions(sources={"video": str(video), "audio": str(wav)}), [sink])
         origin = pipe.start()
-        frames = Subscriber(zmq.Context.instance(), [pipe.sup.endpoints["video"]], ["video"], hwm=0)
-        cap_lat: list[float] = []
+        taps = {"video": _Tap(pipe.sup.endpoints["video"], "video")}
+        if trace is not None:
+            taps |= {w: _Tap(pipe.sup.endpoints[w], t) for w, t in
+                     (("audio", "audio"), ("asr", Topic.TRANSCRIPT), ("text", "text"))}
+        for tap in taps.values():
+            tap.start()
         while now_ns() < origin + int((ends[-1][0] + 2.0) * 1e9):
             pipe.step(0.02)
-            while (m := frames.recv(0)) is not None:
-                cap_lat.append((m.stages["receive"] - m.stages["capture"]) / 1e6)
+        got = {w: tap.close() for w, tap in taps.items()}
+        cap_lat = [(m.stages["receive"] - m.stages["capture"]) / 1e6 for m in got["video"]]
         sent: dict[str, int] = {}  # typed lines: from `say` to the prediction that carries them
         for i in range(n_typed):
             text = f"{COMMANDS[i % len(COMMANDS)]} number {i}"
@@ -312,8 +347,9 @@ def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: lis
             while time.monotonic() < t_end:
                 pipe.step(0.01)
         pipe.stop()
-        frames.close()
     arrivals = list(zip(sink.arrived_ns, sink.predictions, strict=True))
+    if trace is not None:
+        trace.update(got, origin=origin, ends=ends, arrivals=arrivals)
     speech = _spoken_latencies(ends, arrivals, origin, early)
     typed = [(next(rt for rt, p in arrivals if p.get("text") == text) - t0) / 1e6
              for text, t0 in sent.items() if any(p.get("text") == text for p in sink.predictions)]
@@ -392,6 +428,48 @@ def bench_spoken_paths(n_commands: int, rounds: int = 1) -> dict:
     if got["file"] and got["mic"]:
         out["mic_minus_file_p50_ms"] = round(pct(got["mic"], 50) - pct(got["file"], 50), 1)
     return {**out, "runs": runs}
+
+
+def bench_trace(n_commands: int, rounds: int = 1) -> dict:
+    """Where each spoken command's time goes: ms after its voice ended at which the audio worker's
+    first silent chunk, the recogniser's early transcript and final, the text item and the right
+    intent arrived; ``speculated``: its early transcript was decoded at the chunk where the voice
+    stopped (shown as a partial first). Medians over every command of ``rounds`` runs."""
+    from stream.config import AsrConfig
+
+    threshold = AsrConfig().speech_threshold
+    rows = []
+    for _ in range(rounds):
+        tr: dict = {}
+        _file_run(n_commands, 0, trace=tr)
+        for end_s, text in tr["ends"]:
+            e = tr["origin"] + int(end_s * 1e9)
+
+            def after(ms_list, e=e):
+                return round((min(ms_list) - e) / 1e6) if ms_list else None
+            near = [m for m in tr["asr"] if e - 3e9 < m.t_end < e + 1e9]
+            early = [m for m in near if m.meta.get("early")]
+            rows.append({
+                "command": text,
+                "silent_chunk_ms": after([m.stages["receive"] for m in tr["audio"]
+                                          if m.t_end > e and m.meta["vad"] < threshold]),
+                "speculated": bool(early) and any(
+                    not m.meta["final"] and not m.meta["early"] and m.t_end == early[0].t_end
+                    and m.stages["receive"] <= early[0].stages["receive"] for m in near),
+                "early_ms": after([m.stages["receive"] for m in early]),
+                "final_ms": after([m.stages["receive"] for m in near if m.meta["final"]]),
+                "text_ms": after([m.stages["receive"] for m in tr["text"]
+                                  if e - 3e9 < m.t_end < e + 1e9 and m.stages["receive"] > e]),
+                "intent_ms": after([rt for rt, p in tr["arrivals"] if rt > e and p["intent"] == WANT[text]]),
+                "answered_early": any(p.get("early") for rt, p in tr["arrivals"]
+                                      if e < rt < e + 2e9 and p["intent"] == WANT[text]),
+            })
+    cols = ("silent_chunk_ms", "early_ms", "final_ms", "text_ms", "intent_ms")
+    return {"commands": rows,
+            "median_ms": {c: statistics.median(xs) if (xs := [r[c] for r in rows if r[c] is not None])
+                          else None for c in cols},
+            "speculated": sum(r["speculated"] for r in rows),
+            "answered_early": sum(r["answered_early"] for r in rows), "n": len(rows)}
 
 
 def bench_asr_variants(variants: dict[str, dict], n_commands: int, rounds: int = 1) -> dict:
@@ -629,12 +707,14 @@ def print_table(result: dict) -> None:
         con.print(f"{k}: {v}")
 
 
-if __name__ == "__main__":  # python -m stream.offline.bench [early|context|nbest|fork] ROUNDS: one comparison
+if __name__ == "__main__":  # python -m stream.offline.bench [early|context|nbest|fork|trace] ROUNDS
     import json
 
     rounds = int(sys.argv[-1]) if len(sys.argv) > 1 and sys.argv[-1].isdigit() else 1
     if sys.argv[1:2] == ["fork"]:
         print(json.dumps(bench_fork(30, rounds), indent=2))
+    elif sys.argv[1:2] == ["trace"]:
+        print(json.dumps(bench_trace(6, rounds), indent=2))
     else:
         which = {"early": bench_early_turn, "context": bench_context, "nbest": bench_nbest}.get(
             sys.argv[1] if len(sys.argv) > 1 else "", bench_spoken_paths)

@@ -67,3 +67,14 @@ def test_a_bad_reference_line_names_the_file_and_line(session, tmp_path, capsys)
     assert main(["asr-eval", str(s)]) == 2
     err = capsys.readouterr().err.strip()
     assert f"{s / SPEECH_FILE}:1: utterance ends" in err
+
+
+def test_vad_ends_finds_each_utterance_end_and_a_higher_cue_catches_no_fewer(session):
+    from stream.config import Config
+    from stream.offline.vad_ends import utterance_ends
+
+    r = utterance_ends(str(session), [0.5, 0.8, 1.01], Config())
+    assert r["utterances"] == 3
+    caught, void = [r[t][0] for t in (0.5, 0.8, 1.01)], [r[t][1] for t in (0.5, 0.8, 1.01)]
+    assert caught == sorted(caught) and caught[-1] == 3  # above 1: every last speech chunk
+    assert void == sorted(void) and void[-1] > 0  # ... and every speech chunk followed by speech
