@@ -24,3 +24,22 @@ def test_bench_quick_runs_and_reports_every_section():
     assert res["encoders_ms"]["fusion_ms_per_window"]["n"] == 30
     assert res["pipeline"]["typed_to_prediction_ms"]["n"] >= 1  # typed lines were answered
     assert res["sessions"]["replay_reencode_x_realtime"] > 0
+
+
+@pytest.mark.unit
+def test_the_played_files_start_is_found_though_it_began_before_the_first_chunk_heard(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from stream.offline.bench import _wav_start_ns
+
+    sr, rng = 16000, np.random.default_rng(0)
+    src = np.concatenate([np.zeros(sr, np.float32), *(rng.normal(0, 0.3, sr // 2).astype(np.float32)
+                                                       for _ in range(4)), np.zeros(sr, np.float32)])
+    sf.write(tmp_path / "a.wav", src, sr)
+    start_ns = 5_000_000_000
+    for late_s in (0.5, 1.5, 2.2):  # the first chunks were missed: heard from late_s into the file
+        heard = src[int(late_s * sr):]
+        chunks = [(start_ns + int((late_s + i / sr) * 1e9), heard[i:i + 1536])
+                  for i in range(0, len(heard) - 1535, 1536)]
+        assert abs(_wav_start_ns(chunks, tmp_path / "a.wav") - start_ns) < 1_000_000  # 1 ms
