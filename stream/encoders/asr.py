@@ -296,7 +296,8 @@ class StreamingAsr:
                           hypotheses=hyps if len(hyps) > 1 else [])
 
     def _audio_to(self, end_ns: int) -> np.ndarray:
-        return np.concatenate(self.chunks)[:int((end_ns - self.start_ns) / 1e9 * SR)]
+        # (rounded: chunk times are whole samples; the float product can fall just under one)
+        return np.concatenate(self.chunks)[:round((end_ns - self.start_ns) * SR / 1e9)]
 
     def _final(self) -> Transcript:
         """The utterance and 200 ms after its last speech chunk, but nothing past the first silent
