@@ -359,7 +359,7 @@ def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: lis
 def _wav_start_ns(received: list[tuple[int, np.ndarray]], wav: Path) -> int:
     """When (event time) the played file began, found by cross-correlating it with what the
     microphone delivered (each chunk placed at its own time). The file may have begun before
-    the first chunk received (a negative lag): searched too. Without it, 2 of 7 microphone runs
+    the first chunk received (a negative lag): searched too. Without it, 3 of 12 microphone runs
     placed the file ~13 s late on a spurious peak and matched none of its commands."""
     import soundfile as sf
 

@@ -90,7 +90,8 @@ class FeatureRecorder:
         o = self.origin_ns
         arrays: dict[str, np.ndarray] = {
             "t": np.array([[m.t_start - o, m.t_end - o] for m in msgs], np.int64).reshape(-1, 2),
-            "wm": np.array([m.watermark - o for m in msgs], np.int64),
+            # (end of stream is a mark, not a time: kept as it is, whatever the run's origin)
+            "wm": np.array([EOS if m.watermark >= EOS else m.watermark - o for m in msgs], np.int64),
         }
         for k in self.parts[mod.name]:
             if msgs and k in msgs[0].parts:

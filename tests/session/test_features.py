@@ -47,6 +47,20 @@ def test_the_cache_keeps_named_parts_and_declared_meta_and_drops_raw_audio(tmp_p
     np.testing.assert_array_equal(a[5].parts["embedding"], np.full(128, 5, np.float32))
 
 
+def test_a_message_that_promises_the_end_of_its_stream_is_cached_as_such_whatever_the_origin(tmp_path):
+    # A worker stamps its turn's watermark on the turn's last message: the last typed line of a
+    # script carries EOS. Stored origin-relative, it read EOS - origin, another value each run.
+    emb = HashingTextEmbedder()(["pause"])[0]
+    got = []
+    for origin in (ORIGIN, 2 * ORIGIN):
+        rec = FeatureRecorder(tmp_path / str(origin), origin, Config(), ["text"])
+        rec.add(Message("text", 0, origin + S, origin + S, EOS, {"embedding": emb},
+                        {"text": "pause", "source": "typed"}, topic="text"))
+        rec.write()
+        got.append(load_messages(tmp_path / str(origin))["text"][0].watermark)
+    assert got == [EOS, EOS]
+
+
 def test_a_stream_that_arrived_with_a_gap_leaves_no_cache_behind(tmp_path):
     """A worker restarted during the replay (its count starts again) or messages were lost:
     the cache would lack them, so none is written, and an older one is removed."""
