@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
+from stream.offline.bench import summary
 
 REPO = Path(__file__).resolve().parent.parent
 RUN = """
@@ -42,10 +42,6 @@ def one_run(tree: Path, script: Path, commands: int, typed: int) -> dict:
     if "RESULT" not in out.stdout:
         sys.exit(f"ab_commits: a run in {tree} failed: {out.stderr.strip().splitlines()[-1:]}")
     return json.loads(out.stdout.split("RESULT", 1)[1])
-
-
-def pct(xs: list[float], q: float) -> float | None:
-    return round(float(np.percentile(xs, q)), 1) if xs else None
 
 
 def main() -> None:
@@ -81,11 +77,10 @@ def main() -> None:
                     subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)])
     n = args.rounds * 2 * args.commands
     print(json.dumps({name: {
-        "spoken_end_to_intent_ms": {"p50": pct(g["speech"], 50), "p95": pct(g["speech"], 95),
-                                    "recognised": f"{len(g['speech'])}/{n}",
+        "spoken_end_to_intent_ms": {**summary(g["speech"]), "recognised": f"{len(g['speech'])}/{n}",
                                     "answered_early": sum(g["early"])},
-        "typed_to_prediction_ms": {"p50": pct(g["typed"], 50), "p95": pct(g["typed"], 95)},
-        "frame_capture_to_features_ms": {"p50": pct(g["frames"], 50), "p95": pct(g["frames"], 95)},
+        "typed_to_prediction_ms": summary(g["typed"]),
+        "frame_capture_to_features_ms": summary(g["frames"]),
     } for name, g in got.items()}, indent=2))
 
 

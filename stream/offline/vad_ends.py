@@ -2,8 +2,8 @@
 
 For each session with reference transcripts (``speech.jsonl``), silero runs over its audio in
 the audio worker's chunks; at each utterance's end, the last speech chunk (the one before the
-first silent chunk) either has a last VAD frame below a threshold (caught: the final is decoded
-there, one chunk sooner) or not. Speech chunks earlier in the utterance whose last frame is
+first silent chunk) either has a last VAD frame below a threshold (caught: the early transcript
+is decoded there, one chunk sooner) or not. Speech chunks earlier in the utterance whose last frame is
 below it, and followed by speech, are void decodes (the voice went on). Usage::
 
     python -m stream.offline.vad_ends data/corpus/val/spoken_* [--thresholds 0.5 0.8 0.9]

@@ -233,11 +233,13 @@ def _loop(rt: Runtime, stage: Stage) -> None:
         m = rt.recv(10)
         outs = stage.process(m) if m is not None else []
         outs += stage.poll()
-        for i, out in enumerate(outs):
-            if i == len(outs) - 1:  # the turn's promise rides on its last message: a window
-                rt.advance(stage.watermark)  # waiting on this stream closes now, not ~100 ms on
+        for out in outs[:-1]:
             rt.send(out)
+        # The turn's promise rides on its last message: a window waiting on this stream closes
+        # now, not at the next idle watermark ~100 ms on.
         rt.advance(stage.watermark)
+        if outs:
+            rt.send(outs[-1])
         if rt.sub is None and not outs:
             time.sleep(0.01)  # nothing to wait on: do not spin
 
