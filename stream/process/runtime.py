@@ -103,6 +103,7 @@ class Runtime:
         self.host: Any = None  # a remote worker's link to the fusion host (its clock exchanges)
         self.on_heartbeat = lambda m: None  # fusion advances an input's watermark by its heartbeats
         self.loading = True  # in the stage's setup: a stop signal interrupts it at once
+        self._poller: tuple[tuple, zmq.Poller] | None = None  # (wake sockets, poller) of recv
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
 
@@ -180,8 +181,19 @@ class Runtime:
         self.publish(Topic.HEARTBEAT, self.watermark, self.watermark, meta=meta)
 
     # -- receiving ---------------------------------------------------------
-    def recv(self, timeout_ms: int = 50) -> Message | None:
-        """Next data message from the inputs (heartbeats are absorbed here)."""
+    def recv(self, timeout_ms: int = 50, wake: tuple = ()) -> Message | None:
+        """Next data message from the inputs (heartbeats are absorbed here); None after
+        ``timeout_ms``, or at once when one of the ``wake`` sockets has something to read."""
+        if wake:
+            if self._poller is None or self._poller[0] != wake:
+                poller = zmq.Poller()
+                for sock in (*wake, *([self.sub.sock] if self.sub else [])):
+                    poller.register(sock, zmq.POLLIN)
+                self._poller = (wake, poller)
+            ready = dict(self._poller[1].poll(timeout_ms))
+            if self.sub is None or self.sub.sock not in ready:
+                return None
+            timeout_ms = 0
         if self.sub is None:
             return None
         while True:
@@ -230,7 +242,7 @@ def _loop(rt: Runtime, stage: Stage) -> None:
         if rt.ended and not told_end:
             told_end = True
             stage.end()
-        m = rt.recv(10)
+        m = rt.recv(10, stage.wake)
         outs = stage.process(m) if m is not None else []
         outs += stage.poll()
         for out in outs[:-1]:
@@ -240,7 +252,7 @@ def _loop(rt: Runtime, stage: Stage) -> None:
         rt.advance(stage.watermark)
         if outs:
             rt.send(outs[-1])
-        if rt.sub is None and not outs:
+        if rt.sub is None and not stage.wake and not outs:
             time.sleep(0.01)  # nothing to wait on: do not spin
 
 

@@ -79,6 +79,8 @@ class Stage:
 
     watermark: int = -1  # nothing older than this will come from the stage any more
     done: bool = False  # nothing more will come (the loop then sends end of stream)
+    wake: tuple = ()  # zmq sockets the stage reads in ``poll``: the worker's wait for input
+    # ends as soon as one has something (a typed line is not left waiting out the timeout)
 
     def setup(self, ctx: StageContext) -> None:
         self.ctx = ctx

@@ -77,6 +77,7 @@ class TextStage(Stage):
             keys = bus_keys(cfg.net.curve_dir)  # TCP: only holders of the bus's client key
             apply_curve(self.pull, keys.for_server() if keys else None, server=True)
             self.pull.bind(ctx.endpoints["say"])
+            self.wake = (self.pull,)
         self.asr_wm = -1 if "asr" in ctx.inputs else EOS
         self.ended = False
 
