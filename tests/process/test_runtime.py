@@ -9,7 +9,8 @@ import pytest
 import zmq
 
 from stream.config import Config
-from stream.core.message import Message
+from stream.core.message import Message, Topic
+from stream.process import runtime
 from stream.process.runtime import Runtime, Spec, _loop
 from stream.process.stage import Output, Stage
 
@@ -57,17 +58,27 @@ def test_the_turns_watermark_goes_out_with_its_last_message_not_after_it():
     assert rt.sent == [("10a", -1), ("10b", 10), ("20a", 10), ("20b", 20)]
 
 
-def test_a_line_on_a_stages_own_socket_ends_the_wait_for_input(tmp_path):
-    """The text worker's `say` socket: a typed line must not wait out the loop's timeout."""
+@pytest.fixture
+def text_runtime(tmp_path):
+    """A real text worker's runtime, its ASR input a publisher that says nothing."""
     eps = {n: f"ipc://{tmp_path}/{n}" for n in ("text", "asr", "control")}
-    ctx = zmq.Context.instance()
-    asr = ctx.socket(zmq.PUB)  # an input with nothing to say
+    asr = zmq.Context.instance().socket(zmq.PUB)
     asr.bind(eps["asr"])
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    rt = Runtime(Spec("text", Config().to_dict(), eps, inputs=["asr"], parent_pid=os.getpid()))
+    yield rt
+    rt.close()
+    asr.close(0)
+    for sig, h in handlers.items():  # a worker's runtime takes over the signals
+        signal.signal(sig, h)
+
+
+def test_a_line_on_a_stages_own_socket_ends_the_wait_for_input(text_runtime, tmp_path):
+    """The text worker's `say` socket: a typed line must not wait out the loop's timeout."""
+    rt, ctx = text_runtime, zmq.Context.instance()
     pull, push = ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH)
     pull.bind(f"ipc://{tmp_path}/say")
     push.connect(f"ipc://{tmp_path}/say")
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    rt = Runtime(Spec("text", Config().to_dict(), eps, inputs=["asr"], parent_pid=os.getpid()))
     try:
         push.send(b"turn on the kitchen lights")
         waited = threading.Thread(target=rt.recv, args=(600_000, (pull,)), daemon=True)
@@ -77,8 +88,26 @@ def test_a_line_on_a_stages_own_socket_ends_the_wait_for_input(tmp_path):
         assert pull.recv(zmq.NOBLOCK) == b"turn on the kitchen lights"  # left for the stage
         assert rt.recv(0, (pull,)) is None  # nothing more: an empty poll, not a message
     finally:
-        rt.close()
-        for sock in (asr, pull, push):
-            sock.close(0)
-        for sig, h in handlers.items():  # a worker's runtime takes over the signals
-            signal.signal(sig, h)
+        pull.close(0)
+        push.close(0)
+
+
+def test_a_watermark_that_moved_goes_out_sooner_than_an_idle_one(text_runtime, monkeypatch):
+    """Windows wait on watermarks: one that moved is sent 20 ms after the last message (the
+    ASR's silent chunks send nothing else), an unchanged one only every 100 ms."""
+    rt, sent = text_runtime, []
+    rt.origin_ns, rt.last_hb = 0, 2**62  # started; no heartbeat due
+    monkeypatch.setattr(rt, "publish", lambda topic, t0, t1, *a, **k: sent.append((topic, t1)))
+    now = [10**12]
+    monkeypatch.setattr(runtime, "now_ns", lambda: now[0])
+    rt.watermark = rt.sent_wm = 500
+    rt.last_send = now[0] - 30_000_000
+    rt.tick()
+    assert sent == []  # unchanged for 30 ms: nothing yet
+    rt.advance(600)
+    rt.tick()
+    assert sent == [(Topic.WATERMARK, 600)]
+    rt.last_send = now[0] - 10_000_000
+    rt.advance(700)
+    rt.tick()
+    assert sent == [(Topic.WATERMARK, 600)]  # moved, but a message went out 10 ms ago
