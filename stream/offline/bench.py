@@ -49,6 +49,7 @@ WANT = {"turn on the kitchen lights": "HassTurnOn", "set a timer for five minute
         "what is the weather like today": "HassGetWeather", "turn off the bedroom lights": "HassTurnOff",
         "pause the music": "HassMediaPause", "what time is it": "HassGetCurrentTime"}
 COMMANDS = list(WANT)
+TYPED_GAP_S = 0.4  # between typed lines in a pipeline run
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -228,8 +229,9 @@ def bench_encoders(n: int) -> dict:
 
 
 # -- pipeline -----------------------------------------------------------------------
-def _media(d: Path, n_commands: int) -> tuple[Path, Path, list[tuple[float, str]]]:
-    """A 320x240 15 fps face video and a WAV of commands spaced 3 s apart."""
+def _media(d: Path, n_commands: int, tail_s: float = 0.0) -> tuple[Path, Path, list[tuple[float, str]]]:
+    """A 320x240 15 fps face video and a WAV of commands spaced 3 s apart, then ``tail_s`` more
+    seconds of silence."""
     import cv2
     import soundfile as sf
 
@@ -249,7 +251,7 @@ def _media(d: Path, n_commands: int) -> tuple[Path, Path, list[tuple[float, str]
         ends.append((t + media.voice_end_s(x, SR), text))
         t += len(x) / SR + 2.5
     wav = d / "commands.wav"
-    sf.write(wav, np.concatenate(pieces), SR)
+    sf.write(wav, np.concatenate([*pieces, np.zeros(int(tail_s * SR), np.float32)]), SR)
     return video, wav, ends
 
 
@@ -323,7 +325,9 @@ def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: lis
     from stream.process.stage import RunOptions
 
     with tempfile.TemporaryDirectory() as d:
-        video, wav, ends = _media(Path(d), n_commands)
+        # The microphone stays on while lines are typed, as in use: a file that ended under them
+        # left fusion waiting on a stale audio stream (its 50 ms event deadline) for the first.
+        video, wav, ends = _media(Path(d), n_commands, TYPED_GAP_S * n_typed + 1.0)
         sink = MemorySink()
         pipe = Pipeline(bench_config(video={"loop": True}, asr=asr or {}),
                         RunOptions(sources={"video": str(video), "audio": str(wav)}), [sink])
@@ -343,7 +347,7 @@ def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: lis
             text = f"{COMMANDS[i % len(COMMANDS)]} number {i}"
             sent[text] = now_ns()
             pipe.send_text(text)
-            t_end = time.monotonic() + 0.4
+            t_end = time.monotonic() + TYPED_GAP_S
             while time.monotonic() < t_end:
                 pipe.step(0.01)
         pipe.stop()
