@@ -38,14 +38,21 @@ def transcripts(session: Session, cfg: Config, emb, detector) -> list[Message]:
     """The session's early and final transcripts, embedded, as the text stage publishes them."""
     from stream.encoders import weights
     from stream.encoders.asr import StreamingAsr
+    from stream.intent.nbest import HypothesisChooser, parse_hypotheses
     from stream.offline.asr_eval import asr_outputs
 
     asr = StreamingAsr(cfg.asr, weights.ctranslate2_device(cfg.run.device), live=False, home=cfg.home)
     outs = [o for o in asr_outputs(session, cfg, asr) if o.meta.get("final") or o.meta.get("early")]
-    vecs = emb([o.meta["text"] for o in outs]) if outs else []
+    chooser = HypothesisChooser.load(cfg)
+    texts, vecs = [o.meta["text"] for o in outs], list(emb([o.meta["text"] for o in outs])) if outs else []
+    for i, o in enumerate(outs):  # the intent model chooses among the n best, as the text stage does
+        if chooser is not None and (hyps := parse_hypotheses(o.meta.get("hypotheses"))):
+            es = emb([h for h, _ in hyps])
+            k = chooser(es, [sc for _, sc in hyps])
+            texts[i], vecs[i] = hyps[k][0], es[k]
     out = []
-    for i, (o, v) in enumerate(zip(outs, vecs, strict=True)):
-        meta = {"text": o.meta["text"], "source": "asr"}
+    for i, (o, text, v) in enumerate(zip(outs, texts, vecs, strict=True)):
+        meta = {"text": text, "source": "asr"}
         if o.meta["early"]:  # as the text stage marks it
             meta.update(early=True, complete=round(float(detector(v)[0]), 4))
         out.append(Message("text", i, o.t_start, o.t_end, o.t_start if o.meta["early"] else o.t_end,
