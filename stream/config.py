@@ -77,6 +77,12 @@ class AsrConfig:
     # speech_threshold: 0.8 caught 54 of the 57 validation utterance ends, at 0.28 void decodes
     # per utterance (0.5: 40, 0.02; `python -m stream.offline.vad_ends`). 0 turns it off.
     speculate_below: float = 0.8
+    # The early transcript's hypotheses (decoded one chunk sooner, or at the first pause); 0: as
+    # many as n_best (then at the pause it is the final). 1 decodes it greedily (a poor one again
+    # with a beam of 5) and answers ~70 ms sooner at the median, but on the test split 3 of 89
+    # commands' early answers were then contradicted by the final, against 1 (README, "Semantic
+    # end of turn"); the final, decoded at the next chunk, still takes n_best.
+    early_n_best: int = 0
     preroll_ms: int = 288  # audio kept from before the VAD's onset (it fires after the first sounds)
     # Seconds of audio context the recogniser's encoder sees: Whisper's own 30 (exact), or fewer
     # (the utterance padded with silence; a longer utterance gets its own length). 10 s was ~3x
@@ -291,6 +297,8 @@ def validate(cfg: Config, where: str) -> None:
         bad("asr.n_best", "must be 1-8 (hypotheses the intent model chooses among; 1: off)")
     if cfg.asr.n_best_weight < 0:
         bad("asr.n_best_weight", "must be >= 0")
+    if not 0 <= cfg.asr.early_n_best <= 8:
+        bad("asr.early_n_best", "must be 0-8 (hypotheses of the early transcript; 0: as n_best)")
     if not 0.0 <= cfg.asr.speculate_below <= 1.0:
         bad("asr.speculate_below", "must be 0-1 (a VAD probability; 0: off)")
     if cfg.asr.preroll_ms < 0:

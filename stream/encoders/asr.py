@@ -223,6 +223,7 @@ class StreamingAsr:
         self.decode_ms = 0.0
         self.live = live
         self.early = cfg.early == "always" or (cfg.early == "live" and live)
+        self.early_n_best = cfg.early_n_best or cfg.n_best
         self._reset()
         self._pre: deque[tuple[np.ndarray, int]] = deque()  # pre-roll: chunks before the onset
         self.audio_wm = -1
@@ -282,16 +283,19 @@ class StreamingAsr:
                     self.first_silent_ns = t_end_ns
         self.audio_wm = t_end_ns
 
-    def _transcribe(self, audio: np.ndarray, final: bool) -> Transcript:
+    def _transcribe(self, audio: np.ndarray, final: bool, n_best: int | None = None) -> Transcript:
+        """``final``: decoded as a final (a poor greedy one again with a beam), into ``n_best``
+        hypotheses (None: asr.n_best); else a partial, greedy."""
         t0 = time.perf_counter()
         try:
-            return self._decode(audio, final)
+            return self._decode(audio, final, n_best)
         finally:
             self.decode_ms = (time.perf_counter() - t0) * 1000  # the last decode's wall time
 
-    def _decode(self, audio: np.ndarray, final: bool) -> Transcript:
+    def _decode(self, audio: np.ndarray, final: bool, n_best: int | None = None) -> Transcript:
+        n = (self.cfg.n_best if n_best is None else n_best) if final else 1
         hyps = hypotheses(self.model, audio, self.cfg.beam_size, self.prompt, final,
-                          self.cfg.context_s, self.cfg.n_best if final else 1)
+                          self.cfg.context_s, n)
         return Transcript(hyps[0][0] if hyps else "", final, self.onset_ns, self.speech_end_ns,
                           hypotheses=hyps if len(hyps) > 1 else [])
 
@@ -299,18 +303,19 @@ class StreamingAsr:
         # (rounded: chunk times are whole samples; the float product can fall just under one)
         return np.concatenate(self.chunks)[:round((end_ns - self.start_ns) * SR / 1e9)]
 
-    def _final(self) -> Transcript:
+    def _final(self, n_best: int | None = None) -> Transcript:
         """The utterance and 200 ms after its last speech chunk, but nothing past the first silent
         chunk: the same audio whenever it is decoded (the words' last sounds, which the VAD often
         calls silence, are in it)."""
         end = self.speech_end_ns + 200_000_000
-        return self._transcribe(self._audio_to(min(end, self.first_silent_ns or end)), final=True)
+        return self._transcribe(self._audio_to(min(end, self.first_silent_ns or end)), True, n_best)
 
     def _speculate(self) -> Transcript:
         """The final as it would be if the voice stopped in the last chunk: the speech chunks,
-        then 200 ms of digital silence (as Whisper's window pads it anyway)."""
+        then 200 ms of digital silence (as Whisper's window pads it anyway). Early answers wait
+        on it, so it takes the early transcript's hypotheses (``early_n_best``)."""
         audio = self._audio_to(self.speech_end_ns)
-        return self._transcribe(np.pad(audio, (0, int(0.2 * SR))), final=True)
+        return self._transcribe(np.pad(audio, (0, int(0.2 * SR))), True, self.early_n_best)
 
     def process_iter(self) -> list[Transcript]:
         out: list[Transcript] = []
@@ -334,8 +339,10 @@ class StreamingAsr:
             # chunk where the voice stopped, if there is one, and then the final at the next chunk.
             if long_enough and self.early and not self.early_sent:
                 self.early_sent = True
-                if self.spec is None:
-                    self.spec = self.final_t = self._final()
+                if self.spec is None:  # from the final's audio: with as many hypotheses, the final
+                    self.spec = self._final(self.early_n_best)
+                    if self.early_n_best == self.cfg.n_best:
+                        self.final_t = self.spec
                 if self.spec.text:
                     out.append(replace(self.spec, final=False, early=True))
             elif long_enough and self.final_t is None:

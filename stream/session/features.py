@@ -37,7 +37,7 @@ ENCODERS = {
     "version": 3,
 }
 # settings no cached transcript depends on (speculate_below: early transcripts only, never cached)
-ASR_LIVE_ONLY = ("early", "partial_every_ms", "speculate_below")
+ASR_LIVE_ONLY = ("early", "partial_every_ms", "speculate_below", "early_n_best")
 
 
 def encoders(cfg: Config | None = None) -> dict:

@@ -100,7 +100,8 @@ class TextStage(Stage):
                early: bool = False, hyps: list[tuple[str, float]] | None = None) -> Output:
         enc0 = now_ns()
         heard = text
-        if self.last_early[0] == (t0, heard):  # the final repeats the early transcript's words
+        key = (t0, heard, tuple(map(tuple, hyps)) if hyps else None)
+        if self.last_early[0] == key:  # the final repeats the early transcript (and its n-best)
             text, e = self.last_early[1:]
         elif hyps and self.chooser is not None:  # one batch: ~1.5x one sentence's time, not 5x
             es = self.emb([h for h, _ in hyps])
@@ -110,7 +111,7 @@ class TextStage(Stage):
         else:
             e = self.emb([text])[0]
         if early:
-            self.last_early = ((t0, heard), text, e)
+            self.last_early = (key, text, e)
         enc1 = now_ns()
         self.ctx.gauges.update(encode_ms=round((enc1 - enc0) / 1e6, 1), last=text)
         self.ctx.stats[source + "_early" if early else source] += 1

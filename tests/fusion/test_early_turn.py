@@ -58,7 +58,7 @@ class HeardWhisper(ScriptedWhisper):
         return super().transcribe(audio, **kw)
 
 
-def speculated(tmp_path, spans, tails: bool = True, early: str = "live"):
+def speculated(tmp_path, spans, tails: bool = True, early: str = "live", early_n_best: int = 1):
     """The ASR stage live over tone ``spans`` (1 s apart at most); ``tails``: the audio
     messages carry their last VAD frame (``vad_tail``), as the audio worker's do."""
     msgs = audio_messages(tone_wav(tmp_path / "a.wav", spans, 3.0))
@@ -66,7 +66,7 @@ def speculated(tmp_path, spans, tails: bool = True, early: str = "live"):
         for m in msgs:
             del m.meta["vad_tail"]
     cfg = Config().asr
-    cfg.early = early
+    cfg.early, cfg.early_n_best = early, early_n_best
     whisper = HeardWhisper(["turn on the kitchen lights"])
     outs = run_stage(AsrStage(StreamingAsr(cfg, model=whisper, live=True)), [*msgs, eos("audio")])
     return outs, whisper
@@ -98,8 +98,21 @@ def test_a_speculative_decode_is_void_when_the_voice_goes_on(tmp_path):
 def test_the_final_hears_the_same_whether_the_pause_was_decoded_sooner_or_not(tmp_path):
     spans = [(0.5, 1.3)]
     (_, sooner), (_, later) = speculated(tmp_path, spans), speculated(tmp_path, spans, tails=False)
-    assert len(sooner.heard) == len(later.heard) + 1  # the speculative decode
+    # The early transcript is a decode of its own (greedy: asr.early_n_best = 1), one chunk
+    # sooner or at the pause (then of the final's audio); the final (n_best) comes after it.
+    assert len(sooner.heard) == len(later.heard)
     assert np.array_equal(sooner.heard[-1], later.heard[-1])
+    assert np.array_equal(later.heard[-2], later.heard[-1])
+
+
+def test_an_early_transcript_with_the_finals_hypotheses_is_the_final(tmp_path):
+    spans = [(0.5, 1.3)]
+    assert Config().asr.early_n_best == 0  # the default: as many as the final (asr.n_best)
+    (outs, same), (_, own) = (speculated(tmp_path, spans, tails=False, early_n_best=0),
+                              speculated(tmp_path, spans, tails=False))
+    early, final = (o for o in outs if o.meta["early"] or o.meta["final"])
+    assert early.meta["text"] == final.meta["text"] == "turn on the kitchen lights"
+    assert len(same.heard) == len(own.heard) - 1  # one decode at the pause, sent early as well
 
 
 def test_a_replay_without_early_answers_never_decodes_sooner(tmp_path):

@@ -79,6 +79,8 @@ def test_the_setting_is_checked_and_names_the_field():
         load("live", {"asr": {"n_best": 9}})
     with pytest.raises(ConfigError, match="'asr.n_best_weight' must be >= 0"):
         load("live", {"asr": {"n_best_weight": -1}})
+    with pytest.raises(ConfigError, match="'asr.early_n_best' must be 0-8"):
+        load("live", {"asr": {"early_n_best": 9}})
 
 
 def _asr(i: int, t0: int, t1: int, text: str, hyps, **meta) -> Message:
@@ -107,3 +109,20 @@ def test_the_text_stage_keeps_the_chosen_hypothesis_and_says_what_was_heard(tmp_
     assert np.allclose(outs[1].parts["embedding"], HashingTextEmbedder()(["turn off the light"])[0])
     assert stage.ctx.stats["nbest_other"] == 1 and stage.ctx.stats["invalid_hypotheses"] == 1
     assert "turn off the light" in (tmp_path / "text.jsonl").read_text()  # the session keeps it
+
+
+def test_a_final_after_a_greedy_early_transcript_with_the_same_words_is_still_chosen(tmp_path):
+    """The early transcript is decoded greedily (asr.early_n_best = 1): its words match the
+    final's first hypothesis, but the final's n-best still goes to the chooser."""
+    cfg = Config()
+    cfg.run.replay, cfg.run.speed = True, 0.0
+    msgs = [
+        _asr(0, S, 2 * S, "turn of the lie", None, final=False, early=True),
+        _asr(1, S, 2 * S, "turn of the lie", [["turn of the lie", -0.3], ["turn off the light", -0.45]]),
+        Message("asr", 2, 5 * S, 5 * S, EOS, topic="wm"),
+    ]
+    stage = TextStage(HashingTextEmbedder(), detector=lambda e: np.array([0.9], np.float32),
+                      chooser=HypothesisChooser(PRIOR, 1.0))
+    outs = run_stage(stage, msgs, cfg=cfg, listens=["asr"], options=RunOptions(scripted=True))
+    assert [(o.meta["text"], o.meta.get("early")) for o in outs] == [
+        ("turn of the lie", True), ("turn off the light", None)]
