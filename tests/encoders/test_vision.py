@@ -75,6 +75,12 @@ def test_image_embedding_uses_real_imagenet_weights():
     bgr = cv2.cvtColor(cat, cv2.COLOR_RGB2BGR)
     a, b = emb([bgr]), emb([bgr])
     assert a.shape == (1, 1280) and np.array_equal(a, b)
+    # Traced and frozen (without the trace's own check), it gives the plain model's features.
+    rgb = cv2.resize(cat, (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    rgb = (rgb - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+    with torch.inference_mode():
+        want = net.features(torch.from_numpy(rgb.transpose(2, 0, 1)[None]).float()).mean((2, 3))
+    assert np.allclose(a, want.numpy(), atol=1e-4)
     # Our MobileNetV2 (written out, so the workers never import torchvision) is torchvision's.
     ours = mobilenet_v2_features().eval()
     ours.load_state_dict({k.removeprefix("features."): v for k, v in net.state_dict().items()
