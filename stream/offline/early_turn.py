@@ -44,12 +44,14 @@ def transcripts(session: Session, cfg: Config, emb, detector) -> list[Message]:
     asr = StreamingAsr(cfg.asr, weights.ctranslate2_device(cfg.run.device), live=False, home=cfg.home)
     outs = [o for o in asr_outputs(session, cfg, asr) if o.meta.get("final") or o.meta.get("early")]
     chooser = HypothesisChooser.load(cfg)
-    texts, vecs = [o.meta["text"] for o in outs], list(emb([o.meta["text"] for o in outs])) if outs else []
+    texts, vecs = [o.meta["text"] for o in outs], [None] * len(outs)
     for i, o in enumerate(outs):  # the intent model chooses among the n best, as the text stage does
         if chooser is not None and (hyps := parse_hypotheses(o.meta.get("hypotheses"))):
-            es = emb([h for h, _ in hyps])
-            k = chooser(es, [sc for _, sc in hyps])
-            texts[i], vecs[i] = hyps[k][0], es[k]
+            k, vecs[i] = chooser.choose(emb, hyps)
+            texts[i] = hyps[k][0]
+    plain = [i for i, v in enumerate(vecs) if v is None]
+    for i, v in zip(plain, emb([texts[i] for i in plain]) if plain else [], strict=True):
+        vecs[i] = v
     out = []
     for i, (o, text, v) in enumerate(zip(outs, texts, vecs, strict=True)):
         meta = {"text": text, "source": "asr"}

@@ -103,10 +103,9 @@ class TextStage(Stage):
         key = (t0, heard, tuple(map(tuple, hyps)) if hyps else None)
         if self.last_early[0] == key:  # the final repeats the early transcript (and its n-best)
             text, e = self.last_early[1:]
-        elif hyps and self.chooser is not None:  # one batch: ~1.5x one sentence's time, not 5x
-            es = self.emb([h for h, _ in hyps])
-            k = self.chooser(es, [sc for _, sc in hyps])
-            text, e = hyps[k][0], es[k]
+        elif hyps and self.chooser is not None:
+            k, e = self.chooser.choose(self.emb, hyps)
+            text = hyps[k][0]
             self.ctx.stats["nbest_other"] += k > 0
         else:
             e = self.emb([text])[0]
