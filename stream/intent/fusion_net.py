@@ -74,6 +74,8 @@ def window_arrays(w: Window, spec: dict[str, dict], window_ns: int,
     feats, times = {}, {}
     for name, s in spec.items():
         items = w.items.get(name, [])
+        if items and (turn := get(name).turn) is not None:
+            items = turn(items)
         own_dim = s["dim"] - (prior.dim if prior is not None and name == prior.modality else 0)
         step = get(name).step
         x = (np.stack([step(it, w.end_ns, window_ns) for it in items]).astype(np.float32) if items

@@ -78,6 +78,9 @@ class Modality:
     # Whether an item shows someone there to talk to (video: a face); speech while this
     # modality is up and shows nobody is not answered (fusion.speech_needs_presence).
     presence: Callable[[Item], bool] | None = None
+    # The items one answer reads, of those in a window (oldest first): text keeps its newest
+    # turn, so a line typed 1 s after another is not read as the two averaged.
+    turn: Callable[[list[Item]], list[Item]] | None = None
 
 
 _REGISTRY: dict[str, Modality] = {}

@@ -279,10 +279,12 @@ def _spoken_latencies(ends, arrivals, origin: int, early: list[bool] | None = No
 
 def bench_pipeline(n_commands: int, n_typed: int) -> dict:
     """Spoken commands and typed lines through the real workers, paced in real time."""
-    speech, typed, cap_lat = _file_run(n_commands, n_typed)
+    right: list[bool] = []
+    speech, typed, cap_lat = _file_run(n_commands, n_typed, typed_right=right)
     return {
         "spoken_end_to_intent_ms": {**summary(speech), "recognised": f"{len(speech)}/{n_commands}"},
-        "typed_to_prediction_ms": {**summary(typed), "answered": f"{len(typed)}/{n_typed}"},
+        "typed_to_prediction_ms": {**summary(typed), "answered": f"{len(typed)}/{n_typed}",
+                                   "right_intent": f"{sum(right)}/{n_typed}"},
         "frame_capture_to_features_ms_320x240_15fps": summary(cap_lat),
     }
 
@@ -315,9 +317,12 @@ class _Tap(threading.Thread):
 
 
 def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: list[bool] | None = None,
-              trace: dict | None = None) -> tuple[list[float], list[float], list[float]]:
+              trace: dict | None = None, typed_right: list[bool] | None = None,
+              ) -> tuple[list[float], list[float], list[float]]:
     """One paced run from files: spoken, typed and frame latencies (ms). ``asr``: overrides;
-    ``early``: gets whether each answered command was answered early; ``trace``: gets the run's
+    ``early``: gets whether each answered command was answered early; ``typed_right``: whether
+    each answered typed line got its command's intent (lines come ``TYPED_GAP_S`` apart, a
+    few to a fusion window: each must be read alone); ``trace``: gets the run's
     origin, the commands' ends, the predictions and the audio, ASR and text workers' messages."""
     from stream.app.pipeline import Pipeline
     from stream.app.sinks import MemorySink
@@ -344,7 +349,9 @@ def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: lis
         cap_lat = [(m.stages["receive"] - m.stages["capture"]) / 1e6 for m in got["video"]]
         sent: dict[str, int] = {}  # typed lines: from `say` to the prediction that carries them
         for i in range(n_typed):
-            text = f"{COMMANDS[i % len(COMMANDS)]} number {i}"
+            # Unique, so its answer can be found, and meaning the same ("... number 0" read as
+            # a brightness: HassLightSet).
+            text = f"{COMMANDS[i % len(COMMANDS)]} (line {i})"
             sent[text] = now_ns()
             pipe.send_text(text)
             t_end = time.monotonic() + TYPED_GAP_S
@@ -355,8 +362,11 @@ def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: lis
     if trace is not None:
         trace.update(got, origin=origin, ends=ends, arrivals=arrivals)
     speech = _spoken_latencies(ends, arrivals, origin, early)
-    typed = [(next(rt for rt, p in arrivals if p.get("text") == text) - t0) / 1e6
-             for text, t0 in sent.items() if any(p.get("text") == text for p in sink.predictions)]
+    answers = {text: next(((rt, p) for rt, p in arrivals if p.get("text") == text), None) for text in sent}
+    typed = [(a[0] - sent[text]) / 1e6 for text, a in answers.items() if a is not None]
+    if typed_right is not None:
+        typed_right += [a[1].get("intent") == WANT[text.split(" (line ")[0]]
+                        for text, a in answers.items() if a is not None]
     return speech, typed, cap_lat
 
 
@@ -698,6 +708,8 @@ def print_table(result: dict) -> None:
     for k, v in rows:
         rate = f"{v['msgs_per_s']} msg/s" if "msgs_per_s" in v else ""
         note = v.get("recognised") or v.get("answered") or rate
+        if "right_intent" in v:
+            note += f", {v['right_intent']} right intent"
         t.add_row(k, str(v["n"]), str(v["p50"]), str(v["p95"]), str(v["p99"]), note)
     con.print(t)
     con.print(f"ZeroMQ / multiprocessing.Queue, messages per second: {tr['zmq_over_queue_msgs_per_s']}")

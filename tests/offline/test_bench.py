@@ -22,7 +22,9 @@ def test_bench_quick_runs_and_reports_every_section():
     assert {"launcher", "video", "audio", "asr", "text", "fusion"} <= set(pr["processes"])
     assert pr["first_prediction_s"] > 0 and pr["total_pss_mb"] > 0
     assert res["encoders_ms"]["fusion_ms_per_window"]["n"] == 30
-    assert res["pipeline"]["typed_to_prediction_ms"]["n"] >= 1  # typed lines were answered
+    typed = res["pipeline"]["typed_to_prediction_ms"]
+    assert typed["n"] >= 1  # typed lines were answered, each with its own intent (0.4 s apart)
+    assert typed["right_intent"] == f"{typed['n']}/5", typed
     assert res["sessions"]["replay_reencode_x_realtime"] > 0
 
 
