@@ -25,7 +25,8 @@ def session_names(sessions: list[Session]) -> list[str]:
 
 def score(session: Session, preds: list[dict], cfg: Config | None = None) -> dict:
     speech = speech_events(session.root) if has_features(session.root, cfg) else None
-    return evaluate.score(preds, session.labels(), session.duration_s, session.text_events(), speech=speech)
+    return evaluate.score(preds, session.labels(), session.duration_s, session.text_events(), speech=speech,
+                          hop_s=(cfg or Config()).fusion.hop_s)
 
 
 def encode_sessions(sessions: list[Session], cfg: Config, batch: BatchOptions = SEQUENTIAL) -> None:

@@ -94,6 +94,7 @@ class Aligner:
         self.heard_ns: dict[str, int] = {}  # wall time a stream last said anything
         self.next_grid = origin_ns + hop_ns
         self.pending: list[_Pending] = []
+        self.grid_events: set[int] = set()  # grid windows not yet open that answer a text
         self.last_closed = origin_ns
         self.max_t = origin_ns  # newest event time seen; grid windows stop there at EOS
         self.counts: Counter[str] = Counter()  # "<stream>.<reason>" -> n
@@ -141,7 +142,15 @@ class Aligner:
                 heapq.heappush(self.pending, late)
             return
         if early is None and (end_ns - self.origin_ns) % self.hop_ns == 0:
-            return  # a grid window ends right there and has not closed yet: it answers
+            # A grid window ends right there and has not closed yet: it is the answer, and is
+            # flagged as one (a consumer acting on event predictions must see every text).
+            grid = next((p for p in self.pending if p.end_ns == end_ns and p.content_end_ns is None
+                         and p.early is None), None)
+            if grid is not None:
+                grid.event, grid.opened_ns = True, now_ns
+            else:
+                self.grid_events.add(end_ns)
+            return
         heapq.heappush(self.pending, _Pending(end_ns, True, now_ns, None, early, rank))
 
     @property
@@ -185,7 +194,11 @@ class Aligner:
         if self.deadline_ns is None or self.ended:
             horizon = min(horizon, self.max_t + self.hop_ns)
         while self.next_grid <= horizon:
-            heapq.heappush(self.pending, _Pending(self.next_grid))
+            if self.next_grid in self.grid_events:
+                self.grid_events.remove(self.next_grid)
+                heapq.heappush(self.pending, _Pending(self.next_grid, True, now_ns))
+            else:
+                heapq.heappush(self.pending, _Pending(self.next_grid))
             self.next_grid += self.hop_ns
         out = []
         while self.pending and self._ready(self.pending[0], now_ns):

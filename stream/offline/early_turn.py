@@ -111,7 +111,7 @@ def measure_session(session: Session, cfg: Config, model, emb, detector,
     counts = {k: sum(v for c, v in fuser.aligner.counts.items() if c.endswith("." + k)) for k in KEYS}
     commands = [sp for sp in session.labels() if sp["intent"] != "none"]
     finals = [m for m in spoken if not m.meta.get("early")]
-    return {**counts, **_scored(session, preds, finals),
+    return {**counts, **_scored(session, preds, finals, cfg.fusion.hop_s),
             "early_transcripts": sum(1 for m in spoken if m.meta.get("early")),
             "finals": sum(1 for m in spoken if not m.meta.get("early")),
             "command_spans": len(commands),
@@ -121,12 +121,13 @@ def measure_session(session: Session, cfg: Config, model, emb, detector,
                                        emb, detector)}
 
 
-def _scored(session: Session, preds: list[dict], finals: list[Message]) -> dict:
+def _scored(session: Session, preds: list[dict], finals: list[Message], hop_s: float) -> dict:
     """What ``eval`` would say of these predictions (as counts, so sessions add up)."""
     from stream.offline import evaluate
 
     speech = [{"t": m.t_start / 1e9, "end": m.t_end / 1e9} for m in finals]
-    sc = evaluate.score(preds, session.labels(), session.duration_s, session.text_events(), speech=speech)
+    sc = evaluate.score(preds, session.labels(), session.duration_s, session.text_events(), speech=speech,
+                        hop_s=hop_s)
     spoken = [e for e in sc["events"] if e["kind"] == "spoken"]
     return {"spoken_spans": len(spoken), "spoken_right": sum(e["right"] for e in spoken),
             "false_triggers": sc["false_triggers"], "unaddressed_utterances": sc["unaddressed_utterances"],

@@ -110,13 +110,21 @@ def slot_figures(events: list[dict], kind: str) -> dict:
                                                   for e in ev])}
 
 
-def false_triggers(preds: list[dict], spans: list[dict], grace_s: float) -> list[dict]:
-    """Onsets of a non-none intent outside every command span (plus the grace)."""
+def grid_predictions(preds: list[dict], hop_s: float) -> list[dict]:
+    """The predictions of the hop grid's windows (time order): every one not flagged as a
+    text's answer, and a text's answer that is a grid window itself (the text came exactly on
+    the grid, e.g. a text file's "t": 3.0, and no window of its own was opened)."""
+    hop_ms = round(hop_s * 1000)
+    plain = {p["t"] for p in preds if not p.get("event")}
+    return [p for p in preds if not p.get("event")
+            or (round(p["t"] * 1000) % hop_ms == 0 and p["t"] not in plain)]
+
+
+def false_triggers(grid: list[dict], spans: list[dict], grace_s: float) -> list[dict]:
+    """Onsets of a non-none intent outside every command span (plus the grace), over the grid."""
     false = []
     prev = NONE
-    for p in preds:
-        if p.get("event"):
-            continue
+    for p in grid:
         if p["intent"] != NONE and p["intent"] != prev:
             inside = any(s["start"] <= p["t"] <= s["end"] + grace_s for s in spans if s["intent"] != NONE)
             if not inside:
@@ -131,12 +139,13 @@ def _accuracy(events: list[dict]) -> float | None:
 
 def score(preds: list[dict], spans: list[dict], duration_s: float,
           text_events: list[dict] | None = None, grace_s: float = 2.0,
-          speech: list[dict] | None = None) -> dict:
-    """``speech``: transcribed utterances {"t", "end"} (from the feature cache), if known."""
+          speech: list[dict] | None = None, hop_s: float = 0.2) -> dict:
+    """``speech``: transcribed utterances {"t", "end"} (from the feature cache), if known;
+    ``hop_s``: fusion's hop (the grid)."""
     preds = sorted(preds, key=lambda p: p["t"])
     events = span_events(preds, spans, text_events or [], grace_s)
-    false = false_triggers(preds, spans, grace_s)
-    grid = [p for p in preds if not p.get("event")]
+    grid = grid_predictions(preds, hop_s)
+    false = false_triggers(grid, spans, grace_s)
     y_true = [label_at(spans, p["t"]) for p in grid]
     y_pred = [p["intent"] for p in grid]
     f1, per_class = macro_f1(y_true, y_pred)

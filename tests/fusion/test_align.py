@@ -94,6 +94,28 @@ def test_event_window_answers_a_text_at_once():
     assert [w.end_ns for w in ws] == sorted(w.end_ns for w in ws)
 
 
+@pytest.mark.parametrize("deadline,grid_pending", [(None, False), (300 * MS, False), (300 * MS, True)])
+def test_a_text_on_the_hop_grid_is_answered_by_one_window_flagged_as_its_answer(deadline, grid_pending):
+    """A replayed text.jsonl's "t": 1.0, or a final whose audio chunks meet the grid (every 2.4 s
+    of 96 ms chunks): the grid window there is the text's answer, and says so."""
+    a = make(deadline=deadline)
+    feed_video_audio(a, 1200, now=0)
+    now = 0
+    if grid_pending and deadline:  # the grid window at 1.0 s is open, queued behind an event
+        a.advance("text", 400 * MS, now=0)  # window whose text stream is behind
+        now = 1300 * MS
+        a.trigger(700 * MS, now_ns=now)
+        a.poll(now_ns=now)
+        assert [p.end_ns for p in a.pending] == [700 * MS, 800 * MS, 1000 * MS]
+    a.add(msg("text", 1000 * MS, 1000 * MS, wm=1000 * MS, text="hi"), now=now)
+    a.trigger(1000 * MS, now_ns=now)
+    a.advance("text", 1200 * MS, now=now)
+    ws = a.poll(now_ns=10**12)
+    at = [w for w in ws if w.end_ns == 1000 * MS]
+    assert len(at) == 1 and at[0].event and at[0].items["text"][0].meta["text"] == "hi"
+    assert not any(w.event for w in ws if w.end_ns not in (700 * MS, 1000 * MS))
+
+
 def test_an_early_transcript_is_answered_at_once_though_its_stream_waits_for_the_final():
     a = make(deadline=300 * MS)
     feed_video_audio(a, 2000, now=0)

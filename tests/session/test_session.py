@@ -16,7 +16,7 @@ import soundfile as sf
 from stream.encoders.audio import to_mono_16k
 from stream.intent.intent_set import names
 from stream.offline import media as testdata
-from stream.offline.evaluate import score
+from stream.offline.evaluate import grid_predictions, score
 from stream.session.format import AudioWriter, Session, VideoWriter, write_manifest
 from stream.session.importer import import_session
 from tests.e2e.test_e2e import ROOT, launch, live_config, predictions
@@ -267,6 +267,17 @@ def test_eval_metrics_on_hand_made_sets():
     classes, m = r["_confusion"]
     assert m.sum() == 24
     assert r["per_class_f1"]["HassTurnOn"] == 0.0
+
+
+def test_the_grid_holds_a_texts_answer_when_the_text_came_on_the_grid():
+    preds = [P(0.2, "none"), P(0.3, "none", event=True), P(0.4, "none"),
+             P(0.6, "HassTurnOn", event=True),  # a text at 0.6 s: the grid window answered it
+             P(0.8, "HassTurnOn"), P(0.8, "HassTurnOn", event=True)]  # a text 0.3 ms before 0.8 s
+    assert [(p["t"], p["event"]) for p in grid_predictions(preds, 0.2)] == [
+        (0.2, False), (0.4, False), (0.6, True), (0.8, False)]
+    # The onset is the answer's time (without it in the grid: the next window's, 0.8 s).
+    r = score(preds, [{"start": 0.0, "end": 0.1, "intent": "HassTurnOff"}], 1.0, grace_s=0.1)
+    assert r["false_trigger_list"] == [{"t": 0.6, "intent": "HassTurnOn"}]
 
 
 def test_eval_scores_slots_of_the_spans_that_carry_them():
