@@ -193,6 +193,13 @@ class Aligner:
             horizon = max(horizon, now_ns - self.deadline_ns)
         if self.deadline_ns is None or self.ended:
             horizon = min(horizon, self.max_t + self.hop_ns)
+        # Live, a text's window closes once the other streams are nearly there (slack, or its
+        # 50 ms deadline), before the grid windows just ahead of it would: they close with it,
+        # or they would come out after it, back in time (and be dropped as stale).
+        text_end = max((p.end_ns for p in self.pending if p.event and self._ready(p, now_ns)),
+                       default=None)
+        if text_end is not None:
+            horizon = max(horizon, text_end)
         while self.next_grid <= horizon:
             if self.next_grid in self.grid_events:
                 self.grid_events.remove(self.next_grid)
@@ -201,7 +208,8 @@ class Aligner:
                 heapq.heappush(self.pending, _Pending(self.next_grid))
             self.next_grid += self.hop_ns
         out = []
-        while self.pending and self._ready(self.pending[0], now_ns):
+        while self.pending and (self._ready(self.pending[0], now_ns)
+                                or (text_end is not None and self.pending[0].end_ns <= text_end)):
             p = heapq.heappop(self.pending)
             out.append(self._close(p, now_ns))
         self._prune()

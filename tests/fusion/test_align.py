@@ -116,6 +116,45 @@ def test_a_text_on_the_hop_grid_is_answered_by_one_window_flagged_as_its_answer(
     assert not any(w.event for w in ws if w.end_ns not in (700 * MS, 1000 * MS))
 
 
+def feed_lagging(a, t_from, t_to, now):
+    for t in range(t_from, t_to, 50):
+        a.add(msg("video", t * MS, (t + 50) * MS), now=now)
+        a.add(msg("audio", t * MS, (t + 50) * MS), now=now)
+
+
+def test_live_a_typed_lines_answer_never_comes_before_the_grid_windows_ahead_of_it():
+    a = make(deadline=300 * MS)
+    feed_lagging(a, 0, 1000, now=1000 * MS)
+    a.advance("text", 1000 * MS, now=1000 * MS)
+    out = a.poll(1000 * MS)
+    # A line typed at 1.25 s while the camera's and microphone's features are 100 ms behind:
+    # its window may close (within the slack), and the 1.2 s grid window closes with it.
+    feed_lagging(a, 1000, 1150, now=1250 * MS)
+    a.add(msg("text", 1250 * MS, 1250 * MS, text="turn on the light", source="typed"), now=1250 * MS)
+    a.trigger(1250 * MS, 1250 * MS)
+    out += a.poll(1250 * MS)
+    assert [w.end_ns // MS for w in out][-2:] == [1200, 1250] and out[-1].event
+    feed_lagging(a, 1150, 1400, now=1400 * MS)
+    a.advance("text", 1400 * MS, now=1400 * MS)
+    out += a.poll(1400 * MS)
+    t = [w.published_ns for w in out]
+    assert t == sorted(t) and len(set(t)) == len(t)  # (before: ... 1.0, 1.25, 1.2, 1.4 s)
+
+
+def test_live_an_early_answer_never_comes_before_the_grid_windows_ahead_of_it():
+    a = make(deadline=300 * MS)
+    feed_lagging(a, 0, 2000, now=2000 * MS)
+    a.advance("text", 900 * MS, now=0)  # the utterance began at 0.9 s: text's watermark stays there
+    early = Item.of(msg("text", 900 * MS, 1850 * MS, wm=900 * MS, text="turn on the lights"))
+    a.trigger(1850 * MS, now_ns=2000 * MS, early=("text", early))  # decoded 150 ms after the pause
+    out = a.poll(2000 * MS)
+    a.add(msg("text", 900 * MS, 1850 * MS, text="turn on the lights"), now=2100 * MS)  # the final
+    feed_lagging(a, 2000, 2100, now=2100 * MS)
+    out += a.poll(2100 * MS)
+    t = [w.published_ns for w in out]
+    assert t == sorted(t) and 1850 * MS in t  # (before: ... 1.6, 1.85, 1.8, 2.0 s)
+
+
 def test_an_early_transcript_is_answered_at_once_though_its_stream_waits_for_the_final():
     a = make(deadline=300 * MS)
     feed_video_audio(a, 2000, now=0)
