@@ -23,18 +23,24 @@ from stream.intent.nbest import parse_hypotheses
 from stream.process.stage import Output, Stage, StageContext
 
 TYPED_SLACK_NS = 30_000_000  # a `say` line may take this long to reach us
+SAME_INSTANT_S = 0.001  # apart, scripted lines at one instant
 MAX_SAY_CHARS = 1000  # a typed line longer than this is refused (and counted)
 MAX_SAY_BYTES = 64 * 1024  # larger messages are dropped by ZeroMQ before we read them
 
 
 def scripted(events: list[dict], loop_period_s: float | None) -> Iterator[tuple[float, str]]:
-    """Typed events as (session seconds, text), repeated every period when looping."""
-    events = sorted(events, key=lambda e: e["t"])
+    """Typed events as (session seconds, text), repeated every period when looping. Lines at
+    one instant (a hand-written file's) are taken 1 ms apart, in order: at one instant, one
+    window would hold them all and answer the last one for each."""
+    times, texts = [], []
+    for e in sorted(events, key=lambda e: e["t"]):
+        times.append(e["t"] if not times or e["t"] > times[-1] else times[-1] + SAME_INSTANT_S)
+        texts.append(e["text"])
     for k in itertools.count() if loop_period_s else [0]:
-        if not events:
+        if not times:
             return
-        for e in events:
-            yield e["t"] + k * (loop_period_s or 0.0), e["text"]
+        for t, text in zip(times, texts, strict=True):
+            yield t + k * (loop_period_s or 0.0), text
 
 
 LINES_PER_TURN = 32  # scripted lines embedded per turn (~0.3 s on a slow CPU)

@@ -252,6 +252,21 @@ def test_a_restarted_text_stage_does_not_type_its_predecessors_lines_again():
     assert [o.meta["text"] for o in outs] == ["pause the music"]
 
 
+@pytest.mark.parametrize("t", [1.05, 1.0])  # off the hop grid, and on it
+def test_two_scripted_lines_at_one_instant_are_each_answered_with_their_own_words(t):
+    lines = ["turn on the kitchen light", "what time is it"]
+    opts = RunOptions(typed=[{"t": t, "text": x} for x in lines], scripted=True)
+    texts = run_stage(TextStage(HashingTextEmbedder()), [Message("asr", 0, 3 * S, 3 * S, EOS, topic="wm")],
+                      cfg=replay_cfg(), options=opts, listens=["asr"])
+    assert texts[0].t_end == round(t * S) and abs(texts[1].t_end - texts[0].t_end - 1_000_000) <= 1
+    msgs = [Message("text", i, o.t_start, o.t_end, o.t_end, o.parts, o.meta, o.stages, topic="text")
+            for i, o in enumerate(texts)]
+    preds = run_stage(FusionStage(EchoIntentModel()), [*msgs, eos("text")], cfg=replay_cfg(),
+                      listens=["text"])
+    # (At one instant, one window held both: the last line was answered for each, or once.)
+    assert [p.meta["text"] for p in preds[:-1] if p.meta["event"]] == lines
+
+
 def test_a_long_typed_script_at_max_speed_comes_out_in_bounded_turns():
     """Every line is due at once; one turn embedding them all would starve the heartbeats
     (a 2,600-line session was restarted until given up)."""
