@@ -30,3 +30,34 @@ def test_a_line_typed_a_second_after_another_gets_its_own_intent():
     assert len(set(alone.values())) == len(LINES)  # six different commands
     for first, second in itertools.permutations(LINES, 2):  # (before: 16 of 30 answered wrong)
         assert answer((1.0, first), (2.0, second)) == alone[second], (first, second)
+
+
+def test_the_text_prior_decides_which_command_but_never_whether_to_answer():
+    import numpy as np
+
+    from stream.intent.fusion_net import WindowArrays
+
+    cfg = Config()
+    model = load_model("", cfg)
+    names = model.prior.ckpt["intents"]
+    on, off, none = (model.intents.index(n) for n in ("HassTurnOn", "HassTurnOff", "none"))
+
+    def decide(prior_top: str, prior_p: float, fusion_top: int, p_none: float = 0.1, decides=0.7):
+        prior = np.full(model.prior.dim, (1 - prior_p) / (model.prior.dim - 1), np.float32)
+        prior[names.index(prior_top)] = prior_p
+        text = np.concatenate([np.zeros(384 + 2, np.float32), prior])[None]
+        wa = WindowArrays(2 * S, 2 * S, {"text": text}, {"text": np.array([S])}, np.array([True]))
+        probs = np.full(len(model.intents), 0.0, np.float32)
+        probs[none] = p_none
+        if fusion_top != none:
+            probs[fusion_top] = 1 - p_none
+        model.text_decides = decides
+        k, conf = model._which_command(wa, probs)
+        return model.intents[k], round(conf, 3)
+
+    assert decide("HassTurnOff", 0.86, on) == ("HassTurnOff", 0.774)  # 0.9 a command x 0.86
+    assert decide("HassTurnOff", 0.6, on) == ("HassTurnOn", 0.9)  # the prior not sure enough
+    assert decide("HassTurnOff", 0.86, on, decides=1.0) == ("HassTurnOn", 0.9)  # off
+    assert decide("HassTurnOff", 0.99, none, p_none=0.9) == ("none", 0.9)  # never fires
+    assert decide("none", 0.99, on) == ("HassTurnOn", 0.9)  # nor silences
+    assert decide("HassTurnOn", 0.99, off)[0] == "HassTurnOn"
