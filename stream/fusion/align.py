@@ -194,8 +194,10 @@ class Aligner:
         if self.deadline_ns is None or self.ended:
             horizon = min(horizon, self.max_t + self.hop_ns)
         # Live, a text's window closes once the other streams are nearly there (slack, or its
-        # 50 ms deadline), before the grid windows just ahead of it would: they close with it,
-        # or they would come out after it, back in time (and be dropped as stale).
+        # 50 ms deadline), before the grid windows just ahead of it would. Those are skipped:
+        # closed after it they came out back in time (and were dropped as stale); closed before
+        # it they delayed its answer by a prediction each (typed p50 +4 ms), and it holds all
+        # they would, up to its own time.
         text_end = max((p.end_ns for p in self.pending if p.event and self._ready(p, now_ns)),
                        default=None)
         if text_end is not None:
@@ -211,6 +213,8 @@ class Aligner:
         while self.pending and (self._ready(self.pending[0], now_ns)
                                 or (text_end is not None and self.pending[0].end_ns <= text_end)):
             p = heapq.heappop(self.pending)
+            if text_end is not None and not p.event and not self._ready(p, now_ns):
+                continue  # a grid window ahead of a text's window: skipped (above)
             out.append(self._close(p, now_ns))
         self._prune()
         return out

@@ -451,14 +451,22 @@ def bench_trace(n_commands: int, rounds: int = 1) -> dict:
     """Where each spoken command's time goes: ms after its voice ended at which the audio worker's
     first silent chunk, the recogniser's early transcript and final, the text item and the right
     intent arrived; ``speculated``: its early transcript was decoded at the chunk where the voice
-    stopped (shown as a partial first). Medians over every command of ``rounds`` runs."""
+    stopped (shown as a partial first). Medians over every command of ``rounds`` runs. And the
+    frames' capture-to-features latency, split by whether a frame was captured while the
+    recogniser decoded (which takes both cores) or not."""
     from stream.config import AsrConfig
 
     threshold = AsrConfig().speech_threshold
     rows = []
+    frames: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(rounds):
         tr: dict = {}
         _file_run(n_commands, 0, trace=tr)
+        decodes = [(m.stages["encode_start"], m.stages["encode_end"]) for m in tr["asr"]
+                   if "encode_start" in m.stages and "encode_end" in m.stages]
+        for m in tr["video"]:
+            during = any(a <= m.stages["capture"] <= b for a, b in decodes)
+            frames[during].append((m.stages["receive"] - m.stages["capture"]) / 1e6)
         for end_s, text in tr["ends"]:
             e = tr["origin"] + int(end_s * 1e9)
 
@@ -486,7 +494,9 @@ def bench_trace(n_commands: int, rounds: int = 1) -> dict:
             "median_ms": {c: statistics.median(xs) if (xs := [r[c] for r in rows if r[c] is not None])
                           else None for c in cols},
             "speculated": sum(r["speculated"] for r in rows),
-            "answered_early": sum(r["answered_early"] for r in rows), "n": len(rows)}
+            "answered_early": sum(r["answered_early"] for r in rows), "n": len(rows),
+            "frame_capture_to_features_ms": {"captured_during_a_decode": summary(frames[True]),
+                                             "others": summary(frames[False])}}
 
 
 def bench_asr_variants(variants: dict[str, dict], n_commands: int, rounds: int = 1) -> dict:
