@@ -196,7 +196,7 @@ class Aligner:
         # Live, a text's window closes once the other streams are nearly there (slack, or its
         # 50 ms deadline), before the grid windows just ahead of it would. Those are skipped:
         # closed after it they came out back in time (and were dropped as stale); closed before
-        # it they delayed its answer by a prediction each (typed p50 +4 ms), and it holds all
+        # it they would hold its answer back by a prediction each, and it holds all
         # they would, up to its own time.
         text_end = max((p.end_ns for p in self.pending if p.event and self._ready(p, now_ns)),
                        default=None)
