@@ -210,12 +210,13 @@ class Aligner:
                 heapq.heappush(self.pending, _Pending(self.next_grid))
             self.next_grid += self.hop_ns
         out = []
-        while self.pending and (self._ready(self.pending[0], now_ns)
-                                or (text_end is not None and self.pending[0].end_ns <= text_end)):
+        while self.pending:
+            ready = self._ready(self.pending[0], now_ns)
+            if not ready and (text_end is None or self.pending[0].end_ns > text_end):
+                break
             p = heapq.heappop(self.pending)
-            if text_end is not None and not p.event and not self._ready(p, now_ns):
-                continue  # a grid window ahead of a text's window: skipped (above)
-            out.append(self._close(p, now_ns))
+            if ready or p.event:  # else a grid window ahead of a text's window: skipped (above)
+                out.append(self._close(p, now_ns))
         self._prune()
         return out
 

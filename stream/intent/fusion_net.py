@@ -233,6 +233,7 @@ class FusionModel:
         self.window_ns = int(ck["window_s"] * 1e9)
         self.force_unavailable: set[str] = set()  # ablations: pretend a modality is absent
         self.text_decides = cfg.fusion.text_decides
+        self._none = self.intents.index(NONE) if NONE in self.intents else -1
         if self.prior is not None:  # the prior's intents, as this model's indices (-1: unknown)
             self._from_prior = np.array([self.intents.index(n) if n in self.intents else -1
                                          for n in self.prior.ckpt["intents"]])
@@ -255,8 +256,7 @@ class FusionModel:
         reads *which* command better ("my fan of the garage off": fusion HassGetState, the
         prior HassTurnOff at 0.86). Then: the prior's command, at fusion's probability of any
         command times the prior's confidence. Never turns a none into a command or back."""
-        k = int(probs.argmax())
-        none = self.intents.index(NONE) if NONE in self.intents else -1
+        k, none = int(probs.argmax()), self._none
         text = wa.feats.get(self.prior.modality) if self.prior is not None else None
         if k == none or text is None or not len(text) or self.text_decides >= 1.0:
             return k, float(probs[k])
