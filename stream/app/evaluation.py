@@ -57,7 +57,7 @@ def evaluate_sessions(sessions: list[Session], cfg: Config, out: Path, cache: bo
         r = score(s, preds, cfg)
         classes, m = r.pop("_confusion")
         pics = [out / f"{name}_timeline.png", out / f"{name}_confusion.png"]
-        plots.timeline(pics[0], name, preds, s.labels(), s.duration_s)
+        plots.timeline(pics[0], name, preds, s.labels(), s.duration_s, cfg.fusion.hop_s)
         plots.confusion_png(pics[1], classes, m, f"{name}: windows")
         results.append({**r, "session": name, "pictures": [str(p) for p in pics]})
     return {"model": cfg.fusion.model or "default", "sessions": results, "overall": evaluate.overall(results)}

@@ -11,14 +11,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from stream.intent.intent_set import NONE  # noqa: E402
+from stream.offline.evaluate import grid_predictions  # noqa: E402
 
 STATUS = {"ok": 0, "stale": 1, "missing": 2}
 STATUS_COLORS = ["#4caf50", "#ffb300", "#e53935"]
 
 
-def timeline(path: Path, title: str, preds: list[dict], spans: list[dict], duration_s: float) -> None:
-    preds = sorted((p for p in preds if not p.get("event")), key=lambda p: p["t"])
-    intents = sorted({s["intent"] for s in spans} | {p["intent"] for p in preds} - {NONE})
+def timeline(path: Path, title: str, preds: list[dict], spans: list[dict], duration_s: float,
+             hop_s: float) -> None:
+    """Labels against the hop grid's predictions, each text's answer marked on them."""
+    answers = [p for p in preds if p.get("event") and p["intent"] != NONE]
+    preds = sorted(grid_predictions(preds, hop_s), key=lambda p: p["t"])
+    intents = sorted(({s["intent"] for s in spans} | {p["intent"] for p in preds + answers}) - {NONE})
     row = {k: i + 1 for i, k in enumerate(intents)}
     fig, axes = plt.subplots(3, 1, figsize=(12, 2.2 + 0.35 * len(intents) + 2.5), sharex=True,
                              gridspec_kw={"height_ratios": [max(2, len(intents) + 1), 1.2, 1]})
@@ -30,6 +34,8 @@ def timeline(path: Path, title: str, preds: list[dict], spans: list[dict], durat
     xs = [p["t"] for p in preds if p["intent"] != NONE]
     ys = [row[p["intent"]] for p in preds if p["intent"] != NONE]
     ax.scatter(xs, ys, s=10, color="#d81b60", zorder=3, label="predicted")
+    ax.scatter([p["t"] for p in answers], [row[p["intent"]] for p in answers], s=40, marker="x",
+               color="black", zorder=4, label="a text's answer")
     ax.set_yticks([0, *row.values()], [NONE, *row.keys()], fontsize=8)
     ax.set_ylim(-0.6, len(intents) + 0.6)
     ax.legend(loc="upper right", fontsize=8)
