@@ -110,7 +110,7 @@ class Aligner:
             # The stream promised nothing older would come: out of order.
             self.counts[f"{s}.out_of_order"] += 1
             return False
-        if msg.t_end <= self.last_closed:
+        if msg.t_end <= self.last_closed and self.last_closed > self.origin_ns:
             self.counts[f"{s}.late"] += 1  # a window it belonged to already closed
         self.buf[s].append(Item.of(msg, capture_ns))
         self.seen.add(s)
@@ -255,7 +255,8 @@ class Aligner:
         if self.deadline_ns is not None:  # live: context for a text event that comes late
             keep_after -= self.late_keep_ns
         for p in self.pending:
-            keep_after = min(keep_after, (p.content_end_ns or p.end_ns) - self.window_ns)
+            keep_after = min(keep_after, (p.end_ns if p.content_end_ns is None else p.content_end_ns)
+                             - self.window_ns)
         for s, buf in self.buf.items():
             if buf and buf[0].t_end < keep_after:
                 self.buf[s] = [it for it in buf if it.t_end >= keep_after]

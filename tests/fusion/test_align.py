@@ -116,6 +116,21 @@ def test_a_text_on_the_hop_grid_is_answered_by_one_window_flagged_as_its_answer(
     assert not any(w.event for w in ws if w.end_ns not in (700 * MS, 1000 * MS))
 
 
+@pytest.mark.parametrize("deadline", [None, 300 * MS])
+def test_a_text_at_the_sessions_origin_is_answered_and_not_late(deadline):
+    """A text file's "t": 0 comes before any window has closed: nothing it belongs to is gone."""
+    a = make(deadline=deadline)
+    a.add(msg("text", 0, 0, wm=0, text="hi"), now=0)
+    a.trigger(0, now_ns=0)
+    feed_video_audio(a, 600, now=0)
+    a.advance("text", 600 * MS, now=0)
+    ws = a.poll(now_ns=10**12)
+    answers = [w for w in ws if w.event]
+    assert len(answers) == 1 and answers[0].items["text"][0].meta["text"] == "hi"
+    assert a.counts["text.late"] == 0
+    assert [w.end_ns for w in ws] == sorted(w.end_ns for w in ws)
+
+
 def feed_lagging(a, t_from, t_to, now):
     for t in range(t_from, t_to, 50):
         a.add(msg("video", t * MS, (t + 50) * MS), now=now)
