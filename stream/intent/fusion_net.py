@@ -248,23 +248,36 @@ class FusionModel:
                                (1 / len(present) if i in present else 0.0)), 3)
                 for i, m in enumerate(self.mods)}
 
-    def _which_command(self, wa: WindowArrays, probs: np.ndarray) -> tuple[int, float]:
-        """The intent to answer and its confidence: fusion's, unless it answers a command and
-        the text prior is sure (``fusion.text_decides``) that the window's words mean another
-        one. Fusion weighs the scene and the voice, which say *whether* someone addresses us,
-        but it was trained on a few thousand windows; the prior on every training sentence
-        reads *which* command better ("my fan of the garage off": fusion HassGetState, the
-        prior HassTurnOff at 0.86). Then: the prior's command, at fusion's probability of any
-        command times the prior's confidence. Never turns a none into a command or back."""
+    def _which_command(self, wa: WindowArrays, probs: np.ndarray, typed: bool) -> tuple[int, float]:
+        """The intent to answer and its confidence: fusion's, unless the text prior is sure
+        (``fusion.text_decides``) that the window's words mean a command fusion did not answer.
+        Fusion weighs the scene and the voice, which say *whether* someone addresses us, but it
+        was trained on a few thousand windows; the prior on every training sentence reads
+        *which* command better ("my fan of the garage off": fusion HassGetState, the prior
+        HassTurnOff at 0.86). Then: the prior's command, at fusion's probability of any command
+        times the prior's confidence. Spoken words: never a none turned into a command or
+        back. ``typed``: the words were typed to us, so addressed whoever is in view (fusion
+        said none to typed commands with nobody in view); a none becomes the prior's command
+        at its confidence."""
         k, none = int(probs.argmax()), self._none
         text = wa.feats.get(self.prior.modality) if self.prior is not None else None
-        if k == none or text is None or not len(text) or self.text_decides >= 1.0:
+        if (k == none and not typed) or text is None or not len(text) or self.text_decides >= 1.0:
             return k, float(probs[k])
         prior = text[:, -self.prior.dim:].mean(0)  # the newest turn's texts (one, mostly)
         j = int(self._from_prior[int(prior.argmax())])
         if j < 0 or j == k or j == none or prior.max() < self.text_decides:
             return k, float(probs[k])
+        if k == none:
+            return j, float(prior.max())
         return j, float((1.0 - (probs[none] if none >= 0 else 0.0)) * prior.max())
+
+    def _typed(self, w: Window) -> bool:
+        """The window's newest text turn was said to us by construction (typed)."""
+        mod = get(self.prior.modality) if self.prior is not None else None
+        items = w.items.get(mod.name, []) if mod is not None else []
+        if not items or mod.addressed is None:
+            return False
+        return mod.addressed(mod.turn(items) if mod.turn is not None else items)
 
     def predict(self, w: Window) -> Prediction:
         wa = window_arrays(w, self.spec, self.window_ns, self.prior)
@@ -276,9 +289,11 @@ class FusionModel:
             logits, addr = self.net(collate(variants, self.norm, self.spec))
             probs = torch.softmax(logits, -1).numpy()
             a = torch.sigmoid(addr).numpy()
-        k, confidence = self._which_command(wa, probs[0])
+        typed = self._typed(w)
+        k, confidence = self._which_command(wa, probs[0], typed)
         texts = [it for m in self.mods if get(m).events for it in w.items.get(m, [])]
         last = max(texts, key=lambda it: it.t_end) if texts else None
-        return Prediction(w.end_ns, self.intents[k], round(confidence, 4), round(float(a[0]), 4),
+        addressed = 1.0 if typed else float(a[0])  # (typed text is always addressed: baseline too)
+        return Prediction(w.end_ns, self.intents[k], round(confidence, 4), round(addressed, 4),
                           dict(w.status), self._contributions(probs, a, wa.available),
                           last.meta.get("text", "") if last else "", "")

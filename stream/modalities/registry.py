@@ -81,6 +81,9 @@ class Modality:
     # The items one answer reads, of those in a window (oldest first): text keeps its newest
     # turn, so a line typed 1 s after another is not read as the two averaged.
     turn: Callable[[list[Item]], list[Item]] | None = None
+    # Whether a turn was said to the assistant by construction (text: a typed line), whoever is
+    # in view: then whether it is a command is for its words to say (fusion.text_decides).
+    addressed: Callable[[list[Item]], bool] | None = None
 
 
 _REGISTRY: dict[str, Modality] = {}

@@ -52,6 +52,7 @@ TEXT = register(Modality(
     steps=2,
     keep="newest",
     turn=newest_turn,
+    addressed=lambda turn: bool(turn) and all(_typed(it) for it in turn),
     events=True,
     cache_meta=("text", "source"),
     meta={"text": str, "source": str},
