@@ -34,6 +34,9 @@ _SMALL = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen".split())}
 _TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+# A number as said: names are matched by their sounds, and "ground floor" heard as "ground four"
+# reaches the words as "ground 4".
+_SAID = {str(n): w for w, n in (_SMALL | _TENS).items()}
 
 
 @dataclass(frozen=True)
@@ -216,12 +219,15 @@ class SlotFiller:
         """The best-matching span of ``words`` for phrase ``p`` (score 0-100), if close enough."""
         target = " ".join(p.words)
         exact_only = not p.tolerant or len(target) < 4  # "tv", "on": a near miss is another word
+        said = [_SAID.get(w, w) for w in words]
+        said_target = " ".join(_SAID.get(w, w) for w in p.words)
         best: tuple[float, range] | None = None
         n = len(p.words)
         for size in ((n,) if exact_only else (n - 1, n, n + 1)):
             for i in range(len(words) - size + 1 if size > 0 else 0):
                 heard = " ".join(words[i:i + size])
-                score = 100.0 if heard == target else (0.0 if exact_only else fuzz.ratio(heard, target))
+                score = 100.0 if heard == target else (
+                    0.0 if exact_only else fuzz.ratio(" ".join(said[i:i + size]), said_target))
                 if score >= (100.0 if exact_only else self.home.match) and (best is None or score > best[0]):
                     best = (score, range(i, i + size))
         return best

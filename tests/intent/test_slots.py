@@ -38,6 +38,9 @@ def test_slots_of_clean_words(fill, text, intent, want):
     ("Turn of the pendent lights", "HassTurnOff", {"name": "pendant lights"}),
     ("what's the temperature in the garrage", "HassClimateGetTemperature", {"area": "garage"}),
     ("open the rolla blinds", "HassTurnOn", {"name": "roller blinds"}),
+    # "floor" heard as "four", which the words carry as "4" (test split, Piper):
+    ("How many of our ground four light are there on?", "HassGetState",
+     {"floor": "ground floor", "state": "on"}),
 ])
 def test_a_misheard_name_still_finds_the_nearest_device_or_room(fill, text, intent, want):
     got = fill(text, intent)
