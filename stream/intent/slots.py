@@ -30,6 +30,8 @@ UNITS = {"percent": ("brightness", "volume", "position", "fan_speed"), "degree":
          "kelvin": ("color_temperature",)}
 TIME_UNITS = ("hour", "minute", "second")
 DOWN = {"down", "decrease", "lower", "reduce", "quieter"}
+# Where a name after "called" ends: "the timer called tea by 5 minutes", "... called pasta for 2 hours"
+NAME_ENDS = {"by", "for", "from", "off", "to", "and", "in", "on", "timer", "please", "with", "at"}
 _SMALL = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen".split())}
@@ -213,7 +215,28 @@ class SlotFiller:
             if slot not in out and not used.intersection(span):
                 out[slot] = value
                 used.update(span)
+        self._named(words, takes, used, out)
         return out
+
+    def _named(self, words: list[str], takes: dict[str, list[str]], used: set[int],
+               out: dict[str, Value]) -> None:
+        """A free-text name the words give as such: "... 18 seconds called laundry" (a timer's
+        name: hassil's templates say "called" or "named")."""
+        from hassil.intents import WildcardSlotList
+
+        free = [s for s, lists in takes.items() if s not in out
+                and any(isinstance(self.lists.get(n), WildcardSlotList) for n in lists)]
+        if "name" not in free:
+            return
+        for i, w in enumerate(words[:-1]):
+            if w in ("called", "named") and i + 1 not in used:
+                j = i + 1
+                while (j < len(words) and j - i <= 3 and words[j] not in NAME_ENDS
+                       and _number(words[j]) is None):
+                    j += 1
+                if j > i + 1 and self._free(" ".join(words[i + 1:j])):
+                    out["name"] = " ".join(words[i + 1:j])
+                    return
 
     def _find(self, words: list[str], p: _Phrase) -> tuple[float, range] | None:
         """The best-matching span of ``words`` for phrase ``p`` (score 0-100), if close enough."""

@@ -41,6 +41,11 @@ def test_slots_of_clean_words(fill, text, intent, want):
     # "floor" heard as "four", which the words carry as "4" (test split, Piper):
     ("How many of our ground four light are there on?", "HassGetState",
      {"floor": "ground floor", "state": "on"}),
+    # A timer's name as the words give it, in a sentence hassil does not parse (test split):
+    ("Time for 30 hour and 18 seconds called laundry.", "HassStartTimer",
+     {"hours": 30, "seconds": 18, "name": "laundry"}),
+    ("decrese the tymer called tea by 5 minutes", "HassDecreaseTimer", {"minutes": 5, "name": "tea"}),
+    ("cancel the timer called kitchen", "HassCancelTimer", {"area": "kitchen", "name": None}),
 ])
 def test_a_misheard_name_still_finds_the_nearest_device_or_room(fill, text, intent, want):
     got = fill(text, intent)
