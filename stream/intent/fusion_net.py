@@ -294,6 +294,10 @@ class FusionModel:
         texts = [it for m in self.mods if get(m).events for it in w.items.get(m, [])]
         last = max(texts, key=lambda it: it.t_end) if texts else None
         addressed = 1.0 if typed else float(a[0])  # (typed text is always addressed: baseline too)
+        contributions = self._contributions(probs, a, wa.available)
+        if typed and int(probs[0].argmax()) == self._none and k != self._none:
+            # The words alone answered (fusion said none): say so, as the baseline does.
+            contributions = {m: float(m == self.prior.modality) for m in self.mods}
         return Prediction(w.end_ns, self.intents[k], round(confidence, 4), round(addressed, 4),
-                          dict(w.status), self._contributions(probs, a, wa.available),
+                          dict(w.status), contributions,
                           last.meta.get("text", "") if last else "", "")

@@ -71,6 +71,9 @@ def test_the_text_prior_decides_which_command_but_never_whether_to_answer():
 
 
 def test_a_typed_line_is_addressed_whoever_is_in_view_a_transcript_is_not():
+    import numpy as np
+    import torch
+
     from stream.encoders.text import TextEmbedder
 
     model = load_model("", Config())
@@ -82,4 +85,17 @@ def test_a_typed_line_is_addressed_whoever_is_in_view_a_transcript_is_not():
         return Window(0, 2 * S, {"text": [item]}, dict(status), True)
 
     assert model._typed(window("typed")) and model.predict(window("typed")).addressed == 1.0
+    # Fusion made to say none (as it did with nobody in view); the prior reads the words as a
+    # command (0.98): the words answered, and the explanation says so.
+    probs = np.zeros(len(model.intents), np.float32)
+    probs[model.intents.index("none")] = 1.0
+    real = model.net.forward
+
+    def fusion_says_none(x):
+        logits, addr = real(x)
+        return torch.log(torch.from_numpy(probs) + 1e-9).expand_as(logits), addr
+
+    model.net.forward = fusion_says_none
+    p = model.predict(window("typed"))
+    assert p.intent == "HassMediaPlayerMute" and p.contributions == {"video": 0.0, "audio": 0.0, "text": 1.0}
     assert not model._typed(window("asr"))
