@@ -121,8 +121,10 @@ class FusionConfig:
     early_complete: float = 0.5  # ... and only if the end-of-turn detector finds it this complete
     # Which command: when fusion answers one and the text prior (the text classifier trained on
     # far more sentences) is at least this sure the same words mean another command, that one is
-    # answered; whether to answer at all stays fusion's. Chosen on the validation split (typed
-    # 296 -> 300 of 300 from 0.5 to 0.7, 299 at 0.8; README, "Which command"). 1: off.
+    # answered; whether to answer spoken words at all stays fusion's (a typed line is addressed
+    # whoever is in view: if fusion says none, the prior this sure says the command). Chosen on
+    # the validation split (typed 296 -> 300 of 300 from 0.5 to 0.7, 299 at 0.8; README, "Which
+    # command"). 1: off.
     text_decides: float = 0.7
     # Speech with nobody in view (a modality that can tell, up, showing no one during the
     # utterance) fires nothing: a TV or a voice from another room is not talking to us.
