@@ -189,6 +189,8 @@ class Fuser:
         self.slots = filler(cfg.home)
         self.presence = {m.name: m.presence for m in modalities(cfg)
                          if m.presence is not None and cfg.fusion.speech_needs_presence}
+        self.presence_share = cfg.fusion.presence_share
+        self.verdicts: dict[tuple[int, int], bool] = {}  # utterance (start, end) -> nobody there
         self.known = [m.name for m in modalities(cfg)]
         mods = [m for m in modalities(cfg) if m.name in streams]
         self.streams = [m.name for m in mods]
@@ -274,21 +276,33 @@ class Fuser:
     def _nobody_there(self, w: Window) -> bool:
         """The window's newest words were spoken; the modalities that can tell (items over the
         whole utterance, up to its end: a lagging camera cannot) saw nobody while they were
-        said, and none of them saw anyone."""
+        said, and none of them saw anyone (on ``fusion.presence_share`` of its items: a
+        detector's odd false alarm in an empty room is not someone). Decided once per utterance,
+        at its first window that can tell: later windows hold ever less of it, and a share of a
+        few frames would flip their answers."""
         words = [it for s in self.events for it in w.items.get(s, [])]
         last = max(words, key=lambda it: it.t_end, default=None)
         if last is None or last.meta.get("source") != "asr":
             return False
-        told = False
+        key = (last.t_start, last.t_end)
+        if key in self.verdicts:
+            return self.verdicts[key]
+        nobody: bool | None = None  # None: nothing could tell (yet: a lagging camera catches up)
         for name, present in self.presence.items():
             seen = [it for it in w.items.get(name, [])
                     if last.t_start - SPEECH_MARGIN_NS <= it.t_end and it.t_start <= last.t_end]
             if not seen or max(it.t_end for it in seen) < last.t_end - SPEECH_MARGIN_NS:
                 continue  # nothing over the utterance's end: it cannot tell
-            if any(present(it) for it in seen):
-                return False
-            told = True
-        return told
+            n = sum(map(present, seen))
+            nobody = not (n and n >= self.presence_share * len(seen))
+            if not nobody:
+                break
+        if nobody is None:
+            return False
+        while len(self.verdicts) >= 64:  # (bounded: an utterance needs it for one window's span)
+            del self.verdicts[next(iter(self.verdicts))]
+        self.verdicts[key] = nobody
+        return nobody
 
     def poll(self, now_ns: int) -> list[Window]:
         return self.aligner.poll(now_ns)
