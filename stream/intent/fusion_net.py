@@ -233,6 +233,7 @@ class FusionModel:
         self.window_ns = int(ck["window_s"] * 1e9)
         self.force_unavailable: set[str] = set()  # ablations: pretend a modality is absent
         self.text_decides = cfg.fusion.text_decides
+        self.addressed_threshold = cfg.fusion.addressed_threshold
         self._none = self.intents.index(NONE) if NONE in self.intents else -1
         if self.prior is not None:  # the prior's intents, as this model's indices (-1: unknown)
             self._from_prior = np.array([self.intents.index(n) if n in self.intents else -1
@@ -248,27 +249,31 @@ class FusionModel:
                                (1 / len(present) if i in present else 0.0)), 3)
                 for i, m in enumerate(self.mods)}
 
-    def _which_command(self, wa: WindowArrays, probs: np.ndarray, typed: bool) -> tuple[int, float]:
+    def _which_command(self, wa: WindowArrays, probs: np.ndarray,
+                       addressed: float | None) -> tuple[int, float]:
         """The intent to answer and its confidence: fusion's, unless the text prior is sure
         (``fusion.text_decides``) that the window's words mean a command fusion did not answer.
         Fusion weighs the scene and the voice, which say *whether* someone addresses us, but it
         was trained on a few thousand windows; the prior on every training sentence reads
         *which* command better ("my fan of the garage off": fusion HassGetState, the prior
         HassTurnOff at 0.86). Then: the prior's command, at fusion's probability of any command
-        times the prior's confidence. Spoken words: never a none turned into a command or
-        back. ``typed``: the words were typed to us, so addressed whoever is in view (fusion
-        said none to typed commands with nobody in view); a none becomes the prior's command
-        at its confidence."""
+        times the prior's confidence. ``addressed``: how sure we are the words were said to us
+        (1: typed; fusion's own addressed score if at least ``fusion.addressed_threshold``; None:
+        not said to us). Then a none of fusion's becomes the prior's command too, at that times
+        the prior's confidence: "Decrease the brightness to max." said to the camera was a
+        confident none, though addressed (0.998) and the prior's HassLightSet (0.988). (Speech
+        with nobody in view is still not answered: the fuser's rule, after this.)"""
         k, none = int(probs.argmax()), self._none
         text = wa.feats.get(self.prior.modality) if self.prior is not None else None
-        if (k == none and not typed) or text is None or not len(text) or self.text_decides >= 1.0:
+        if ((k == none and addressed is None) or text is None or not len(text)
+                or self.text_decides >= 1.0):
             return k, float(probs[k])
         prior = text[:, -self.prior.dim:].mean(0)  # the newest turn's texts (one, mostly)
         j = int(self._from_prior[int(prior.argmax())])
         if j < 0 or j == k or j == none or prior.max() < self.text_decides:
             return k, float(probs[k])
         if k == none:
-            return j, float(prior.max())
+            return j, float(addressed * prior.max())
         return j, float((1.0 - (probs[none] if none >= 0 else 0.0)) * prior.max())
 
     def _typed(self, w: Window) -> bool:
@@ -290,10 +295,11 @@ class FusionModel:
             probs = torch.softmax(logits, -1).numpy()
             a = torch.sigmoid(addr).numpy()
         typed = self._typed(w)
-        k, confidence = self._which_command(wa, probs[0], typed)
+        addressed = 1.0 if typed else float(a[0])  # (typed text is always addressed: baseline too)
+        k, confidence = self._which_command(
+            wa, probs[0], addressed if addressed >= self.addressed_threshold else None)
         texts = [it for m in self.mods if get(m).events for it in w.items.get(m, [])]
         last = max(texts, key=lambda it: it.t_end) if texts else None
-        addressed = 1.0 if typed else float(a[0])  # (typed text is always addressed: baseline too)
         contributions = self._contributions(probs, a, wa.available)
         if typed and int(probs[0].argmax()) == self._none and k != self._none:
             # The words alone answered (fusion said none): say so, as the baseline does.

@@ -43,7 +43,7 @@ def test_the_text_prior_decides_which_command_but_never_whether_to_answer():
     on, off, none = (model.intents.index(n) for n in ("HassTurnOn", "HassTurnOff", "none"))
 
     def decide(prior_top: str, prior_p: float, fusion_top: int, p_none: float = 0.1, decides=0.7,
-               typed=False):
+               addressed=None):
         prior = np.full(model.prior.dim, (1 - prior_p) / (model.prior.dim - 1), np.float32)
         prior[names.index(prior_top)] = prior_p
         text = np.concatenate([np.zeros(384 + 2, np.float32), prior])[None]
@@ -53,21 +53,23 @@ def test_the_text_prior_decides_which_command_but_never_whether_to_answer():
         if fusion_top != none:
             probs[fusion_top] = 1 - p_none
         model.text_decides = decides
-        k, conf = model._which_command(wa, probs, typed)
+        k, conf = model._which_command(wa, probs, addressed)
         return model.intents[k], round(conf, 3)
 
     assert decide("HassTurnOff", 0.86, on) == ("HassTurnOff", 0.774)  # 0.9 a command x 0.86
     assert decide("HassTurnOff", 0.6, on) == ("HassTurnOn", 0.9)  # the prior not sure enough
     assert decide("HassTurnOff", 0.86, on, decides=1.0) == ("HassTurnOn", 0.9)  # off
-    assert decide("HassTurnOff", 0.99, none, p_none=0.9) == ("none", 0.9)  # never fires
-    assert decide("none", 0.99, on) == ("HassTurnOn", 0.9)  # nor silences
+    assert decide("HassTurnOff", 0.99, none, p_none=0.9) == ("none", 0.9)  # not said to us
+    assert decide("none", 0.99, on) == ("HassTurnOn", 0.9)  # never silences
     assert decide("HassTurnOn", 0.99, off)[0] == "HassTurnOn"
-    # Typed words were said to us whoever is in view: whether they are a command is theirs to say.
-    assert decide("HassTurnOff", 0.99, none, p_none=0.9, typed=True) == ("HassTurnOff", 0.99)
-    assert decide("HassTurnOff", 0.6, none, p_none=0.9, typed=True) == ("none", 0.9)  # not sure
-    assert decide("none", 0.99, none, p_none=0.9, typed=True) == ("none", 0.9)  # small talk
-    assert decide("none", 0.99, on, typed=True) == ("HassTurnOn", 0.9)  # never silenced either
-    assert decide("HassTurnOff", 0.99, none, p_none=0.9, typed=True, decides=1.0) == ("none", 0.9)
+    # Words said to us (typed: 1; or fusion's addressed score): whether they are a command is
+    # theirs to say, at how sure we are they were said to us times the prior's confidence.
+    assert decide("HassTurnOff", 0.99, none, p_none=0.9, addressed=1.0) == ("HassTurnOff", 0.99)
+    assert decide("HassTurnOff", 0.99, none, p_none=0.9, addressed=0.8) == ("HassTurnOff", 0.792)
+    assert decide("HassTurnOff", 0.6, none, p_none=0.9, addressed=1.0) == ("none", 0.9)  # not sure
+    assert decide("none", 0.99, none, p_none=0.9, addressed=1.0) == ("none", 0.9)  # small talk
+    assert decide("none", 0.99, on, addressed=1.0) == ("HassTurnOn", 0.9)  # never silenced either
+    assert decide("HassTurnOff", 0.99, none, p_none=0.9, addressed=1.0, decides=1.0) == ("none", 0.9)
 
 
 def test_a_typed_line_is_addressed_whoever_is_in_view_a_transcript_is_not():
