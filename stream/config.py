@@ -116,15 +116,17 @@ class FusionConfig:
     require: list[str] = field(default_factory=lambda: ["video", "audio", "text"])
     model: str = ""  # checkpoint path; empty means the shipped default
     intent_threshold: float = 0.5
+    # Addressed: early answers need it, and words fusion calls none are read by the text prior
+    # (text_decides) when fusion's addressed score is this high.
     addressed_threshold: float = 0.5
     early_confidence: float = 0.9  # answer an early transcript only this sure of a command
     early_complete: float = 0.5  # ... and only if the end-of-turn detector finds it this complete
     # Which command: when fusion answers one and the text prior (the text classifier trained on
     # far more sentences) is at least this sure the same words mean another command, that one is
-    # answered; whether to answer spoken words at all stays fusion's (a typed line is addressed
-    # whoever is in view: if fusion says none, the prior this sure says the command). Chosen on
-    # the validation split (typed 296 -> 300 of 300 from 0.5 to 0.7, 299 at 0.8; README, "Which
-    # command"). 1: off.
+    # answered. And words said to us (typed, whoever is in view; or spoken with fusion's addressed
+    # score at least addressed_threshold) that fusion calls none are the command the prior this
+    # sure reads. Chosen on the validation split (typed 296 -> 300 of 300 from 0.5 to 0.7, 299 at
+    # 0.8; README, "Which command"). 1: off.
     text_decides: float = 0.7
     # Speech with nobody in view (a modality that can tell, up, showing no one during the
     # utterance) fires nothing: a TV or a voice from another room is not talking to us.
@@ -132,7 +134,7 @@ class FusionConfig:
     # ... and someone is there when at least this share of the frames over the words show
     # someone: a face detector also "finds" faces in an empty room now and then (one frame in
     # ten). Corpus: every facing utterance 0.94 or more; 31 of 119 commands from a TV had a
-    # frame or more, 5 a quarter or more (README, "Nobody in view"). 0: one frame is enough.
+    # frame or more, 5 a quarter or more (README, "nobody-in-view rule"). 0: one frame is enough.
     presence_share: float = 0.25
 
 
