@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -41,11 +41,19 @@ _TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty sevent
 _SAID = {str(n): w for w, n in (_SMALL | _TENS).items()}
 
 
+def _said(words) -> list[str]:
+    return [_SAID.get(w, w) for w in words]
+
+
 @dataclass(frozen=True)
 class _Phrase:
     words: tuple[str, ...]
     value: Value
     tolerant: bool  # a home's name: matched tolerantly; Home Assistant's fixed words: exactly
+
+    @cached_property
+    def sounds(self) -> str:  # its words as said (numbers spelled out): what tolerant matching compares
+        return " ".join(_said(self.words))
 
 
 def words_of(text: str) -> list[str]:
@@ -196,16 +204,17 @@ class SlotFiller:
         takes = self.takes[intent]
         out: dict[str, Value] = {}
         # A number inside one of the home's names ("bedroom 2") is the name's, not a value.
+        said = _said(words)  # (once: every phrase is looked for in them)
         names = {i for lists in takes.values() for name in lists if name in HOME_LISTS
                  for p in self.phrases[name] if any(w.isdigit() for w in p.words)
-                 and (m := self._find(words, p)) is not None and m[0] == 100.0 for i in m[1]}
+                 and (m := self._find(words, p, said)) is not None and m[0] == 100.0 for i in m[1]}
         taken = set(names)
         self._numbers(words, takes, taken, out)  # first: "volume down by 5" is -5, not "down"
         used = taken - names
         found: list[tuple[float, int, bool, str, Value, range]] = []
         for slot, lists in takes.items():
             for p in (p for name in lists for p in self.phrases[name]):
-                if (m := self._find(words, p)) is not None:
+                if (m := self._find(words, p, said)) is not None:
                     found.append((m[0], len(p.words), p.tolerant, slot, p.value, m[1]))
         # Most words matched (closeness times length: "rolla blinds" is the roller blinds, not a
         # blind), then the closest, then the home's own name ("curtains" the device before
@@ -224,9 +233,8 @@ class SlotFiller:
         name: hassil's templates say "called" or "named")."""
         from hassil.intents import WildcardSlotList
 
-        free = [s for s, lists in takes.items() if s not in out
-                and any(isinstance(self.lists.get(n), WildcardSlotList) for n in lists)]
-        if "name" not in free:
+        if "name" in out or not any(isinstance(self.lists.get(n), WildcardSlotList)
+                                    for n in takes.get("name", [])):
             return
         for i, w in enumerate(words[:-1]):
             if w in ("called", "named") and i + 1 not in used:
@@ -238,12 +246,12 @@ class SlotFiller:
                     out["name"] = " ".join(words[i + 1:j])
                     return
 
-    def _find(self, words: list[str], p: _Phrase) -> tuple[float, range] | None:
-        """The best-matching span of ``words`` for phrase ``p`` (score 0-100), if close enough."""
+    def _find(self, words: list[str], p: _Phrase, said: list[str]) -> tuple[float, range] | None:
+        """The best-matching span of ``words`` (``said``: as :func:`_said` spells them) for
+        phrase ``p`` (score 0-100), if close enough."""
         target = " ".join(p.words)
         exact_only = not p.tolerant or len(target) < 4  # "tv", "on": a near miss is another word
-        said = [_SAID.get(w, w) for w in words]
-        said_target = " ".join(_SAID.get(w, w) for w in p.words)
+        said_target = "" if exact_only else p.sounds
         best: tuple[float, range] | None = None
         n = len(p.words)
         for size in ((n,) if exact_only else (n - 1, n, n + 1)):
