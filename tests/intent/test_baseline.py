@@ -9,7 +9,7 @@ from stream.fusion.align import Item, Window
 from stream.intent.baseline import BaselineModel
 from stream.intent.checkpoint import read_checkpoint
 from stream.modalities.video import CUE_NAMES
-from stream.offline.train_text import examples
+from stream.offline.train_text import examples, whispered
 
 pytestmark = pytest.mark.integration
 
@@ -26,14 +26,21 @@ def embedder():
     return TextEmbedder()
 
 
+def _accuracy(model, embedder, sample, write=lambda t: t) -> float:
+    emb = embedder([write(e.text) for e in sample])
+    pred = [model.intents[int(model.text_probs(e).argmax())] for e in emb]
+    return float(np.mean([p == e.intent for p, e in zip(pred, sample, strict=True)]))
+
+
 def test_held_out_templates_get_the_right_intent(model, embedder):
     _, test = examples(seed=0)
     rng = np.random.default_rng(0)
     sample = [test[i] for i in rng.choice(len(test), 300, replace=False)]
-    emb = embedder([e.text for e in sample])
-    pred = [model.intents[int(model.text_probs(e).argmax())] for e in emb]
-    acc = np.mean([p == e.intent for p, e in zip(pred, sample, strict=True)])
-    assert acc >= 0.9, acc
+    plain = _accuracy(model, embedder, sample)
+    assert plain >= 0.9, plain
+    # Written as the recogniser writes them ("Set a timer for 5 minutes."), read as well: a
+    # model that learnt punctuation from its noisy transcripts alone lost 3 points here.
+    assert _accuracy(model, embedder, sample, whispered) >= plain - 0.015
 
 
 def _window(embedder, text, source, face: bool, speech: bool = True):

@@ -7,7 +7,7 @@ import pytest
 from stream.config import Config
 from stream.core.message import EOS, Message
 from stream.errors import SessionError
-from stream.offline.train_text import transcript_examples
+from stream.offline.train_text import transcript_examples, whispered
 from stream.session.features import FeatureRecorder
 from stream.session.records import SPEECH_FILE, write_speech
 
@@ -47,3 +47,8 @@ def test_a_session_without_a_cache_is_one_line(tmp_path):
     (tmp_path / "s").mkdir()
     with pytest.raises(SessionError, match="needs up-to-date cached features"):
         transcript_examples([tmp_path / "s"])
+
+
+def test_sentences_are_also_written_as_the_recogniser_writes_them():
+    assert whispered("what time is it") == "What time is it?"
+    assert whispered("turn on the kitchen lights") == "Turn on the kitchen lights."
