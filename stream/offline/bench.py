@@ -347,12 +347,12 @@ def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: lis
             pipe.step(0.02)
         got = {w: tap.close() for w, tap in taps.items()}
         cap_lat = [(m.stages["receive"] - m.stages["capture"]) / 1e6 for m in got["video"]]
-        sent: dict[str, int] = {}  # typed lines: from `say` to the prediction that carries them
+        sent: list[tuple[str, int]] = []  # typed lines, in order: from `say` to their answer
         for i in range(n_typed):
-            # Unique, so its answer can be found, and meaning the same ("... number 0" read as
-            # a brightness: HassLightSet).
-            text = f"{COMMANDS[i % len(COMMANDS)]} (line {i})"
-            sent[text] = now_ns()
+            # The commands as a user types them: no tag to tell repeats apart (a tag is words
+            # too: "(line 0)" read as "off"); answers are matched in order instead.
+            text = COMMANDS[i % len(COMMANDS)]
+            sent.append((text, now_ns()))
             pipe.send_text(text)
             t_end = time.monotonic() + TYPED_GAP_S
             while time.monotonic() < t_end:
@@ -362,12 +362,29 @@ def _file_run(n_commands: int, n_typed: int, asr: dict | None = None, early: lis
     if trace is not None:
         trace.update(got, origin=origin, ends=ends, arrivals=arrivals)
     speech = _spoken_latencies(ends, arrivals, origin, early)
-    answers = {text: next(((rt, p) for rt, p in arrivals if p.get("text") == text), None) for text in sent}
-    typed = [(a[0] - sent[text]) / 1e6 for text, a in answers.items() if a is not None]
+    answers = _typed_answers(sent, arrivals)
+    typed = [(a[0] - t) / 1e6 for (_, t), a in zip(sent, answers, strict=True) if a is not None]
     if typed_right is not None:
-        typed_right += [a[1].get("intent") == WANT[text.split(" (line ")[0]]
-                        for text, a in answers.items() if a is not None]
+        typed_right += [a[1].get("intent") == WANT[text]
+                        for (text, _), a in zip(sent, answers, strict=True) if a is not None]
     return speech, typed, cap_lat
+
+
+def _typed_answers(sent: list[tuple[str, int]],
+                   arrivals: list[tuple[int, dict]]) -> list[tuple[int, dict] | None]:
+    """Per typed line (its words, when sent): its answer (arrival, prediction), or None. Each
+    text gets one answer, in order (an ``event`` prediction carrying its words), so a line's is
+    the first such one after it was sent and before the same words were sent again."""
+    out: list[tuple[int, dict] | None] = []
+    used: set[int] = set()
+    for k, (text, t) in enumerate(sent):
+        until = next((t2 for text2, t2 in sent[k + 1:] if text2 == text), None)
+        j = next((j for j, (rt, p) in enumerate(arrivals) if j not in used and p.get("event")
+                  and p.get("text") == text and rt >= t and (until is None or rt < until)), None)
+        if j is not None:
+            used.add(j)
+        out.append(arrivals[j] if j is not None else None)
+    return out
 
 
 def _wav_start_ns(received: list[tuple[int, np.ndarray]], wav: Path) -> int:

@@ -45,3 +45,22 @@ def test_the_played_files_start_is_found_though_it_began_before_the_first_chunk_
         chunks = [(start_ns + int((late_s + i / sr) * 1e9), heard[i:i + 1536])
                   for i in range(0, len(heard) - 1535, 1536)]
         assert abs(_wav_start_ns(chunks, tmp_path / "a.wav") - start_ns) < 1_000_000  # 1 ms
+
+
+@pytest.mark.unit
+def test_typed_lines_with_the_same_words_are_matched_to_their_answers_in_order():
+    from stream.offline.bench import _typed_answers
+
+    def pred(text, intent, event=True):
+        return {"text": text, "intent": intent, "event": event}
+
+    sent = [("pause the music", 100), ("what time is it", 200), ("pause the music", 300),
+            ("pause the music", 400)]
+    arrivals = [(110, pred("pause the music", "HassMediaPause", event=False)),  # a window, not the answer
+                (120, pred("pause the music", "HassMediaPause")),
+                (330, pred("pause the music", "none")),  # line 2's; line 1 was never answered
+                (420, pred("pause the music", "HassMediaPause"))]
+    got = _typed_answers(sent, arrivals)
+    assert got == [arrivals[1], None, arrivals[2], arrivals[3]]
+    # An answer arriving after the same words were sent again is not the earlier line's.
+    assert _typed_answers(sent[:1] + sent[2:3], [arrivals[2]]) == [None, arrivals[2]]
