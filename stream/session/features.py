@@ -107,7 +107,9 @@ class FeatureRecorder:
         if self.gaps:
             shutil.rmtree(self.root / "features", ignore_errors=True)
             return f"{len(self.gaps)} gap(s), first {self.gaps[0]}"
-        tmp = self.root / ".features.tmp"
+        # A folder of this process's own: two runs may encode one session at once (`train` and
+        # `eval` over the same corpus did), and a shared one was emptied under the other writer.
+        tmp = self.root / f".features.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         for mod in self.mods:
@@ -116,7 +118,10 @@ class FeatureRecorder:
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         dest = self.root / "features"
         shutil.rmtree(dest, ignore_errors=True)
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError:  # another writer's cache landed between the two lines: it stands
+            shutil.rmtree(tmp, ignore_errors=True)
         return None
 
 

@@ -47,6 +47,30 @@ def test_the_cache_keeps_named_parts_and_declared_meta_and_drops_raw_audio(tmp_p
     np.testing.assert_array_equal(a[5].parts["embedding"], np.full(128, 5, np.float32))
 
 
+def test_two_runs_encoding_one_session_at_once_leave_one_whole_cache(tmp_path, monkeypatch):
+    import stream.session.features as features
+
+    a, b = (FeatureRecorder(tmp_path, ORIGIN, Config(), ["audio", "text"]) for _ in range(2))
+    for m in messages():
+        a.add(m)
+        b.add(m)
+    pid = [1]  # the process each writer runs in
+    monkeypatch.setattr(features.os, "getpid", lambda: pid[0])
+    write_stream = FeatureRecorder._write_stream
+
+    def interrupted(self, *args):  # the other run writes its whole cache while this one is half way
+        write_stream(self, *args)
+        if self is a and pid[0] == 1:
+            pid[0] = 2
+            b.write()
+            pid[0] = 1
+
+    monkeypatch.setattr(FeatureRecorder, "_write_stream", interrupted)
+    a.write()  # the two once shared one folder, emptied under the first writer
+    assert has_features(tmp_path) and len(load_messages(tmp_path)["audio"]) == 30
+    assert [p.name for p in tmp_path.iterdir()] == ["features"]
+
+
 def test_a_message_that_promises_the_end_of_its_stream_is_cached_as_such_whatever_the_origin(tmp_path):
     # A worker stamps its turn's watermark on the turn's last message: the last typed line of a
     # script carries EOS. Stored origin-relative, it read EOS - origin, another value each run.
