@@ -131,6 +131,11 @@ class SlotFiller:
         self.takes = hi.template_slots(self.intents)  # intent -> slot -> list
         self.phrases = {name: self._phrases(name) for t in self.takes.values()
                         for lists in t.values() for name in lists}
+        from hassil.intents import WildcardSlotList
+
+        # Intents whose name is free text (a timer's): taken after "called" when nothing parses.
+        self.free_name = {i for i, t in self.takes.items()
+                          if any(isinstance(self.lists.get(n), WildcardSlotList) for n in t.get("name", []))}
         h = self.home
         self.names = {" ".join(words_of(n)) for n in [*h.areas, *h.floors, *h.devices, *h.zones, *h.aliases]}
         self._cached = lru_cache(maxsize=256)(self._fill)  # windows repeat the same words
@@ -224,18 +229,13 @@ class SlotFiller:
             if slot not in out and not used.intersection(span):
                 out[slot] = value
                 used.update(span)
-        self._named(words, takes, used, out)
+        if intent in self.free_name and "name" not in out:
+            self._named(words, used, out)
         return out
 
-    def _named(self, words: list[str], takes: dict[str, list[str]], used: set[int],
-               out: dict[str, Value]) -> None:
+    def _named(self, words: list[str], used: set[int], out: dict[str, Value]) -> None:
         """A free-text name the words give as such: "... 18 seconds called laundry" (a timer's
         name: hassil's templates say "called" or "named")."""
-        from hassil.intents import WildcardSlotList
-
-        if "name" in out or not any(isinstance(self.lists.get(n), WildcardSlotList)
-                                    for n in takes.get("name", [])):
-            return
         for i, w in enumerate(words[:-1]):
             if w in ("called", "named") and i + 1 not in used:
                 j = i + 1

@@ -107,8 +107,8 @@ class FeatureRecorder:
         if self.gaps:
             shutil.rmtree(self.root / "features", ignore_errors=True)
             return f"{len(self.gaps)} gap(s), first {self.gaps[0]}"
-        # A folder of this process's own: two runs may encode one session at once (`train` and
-        # `eval` over the same corpus did), and a shared one was emptied under the other writer.
+        # A folder of this process's own: two runs may encode one session at once (two `train`
+        # runs over the same corpus did), and a shared one was emptied under the other writer.
         tmp = self.root / f".features.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
