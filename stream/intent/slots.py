@@ -7,7 +7,9 @@ dropped word, an unusual phrasing), so then each slot the intent's templates can
 looked for on its own: the home's names (areas, floors, devices, zones) tolerantly, as the
 closest phrase in the words (rapidfuzz, at least ``home.match`` alike), Home Assistant's fixed
 words (states, colours, cover classes) exactly, and numbers by their unit ("5 minutes", "30
-percent", "21 degrees"). Free text (a message, a list item) comes only from hassil's parse.
+percent", "21 degrees"; a duration after "timer for" is the timer's own). Free text (a
+message, a list item) comes only from hassil's parse, except a timer's name, which the words
+give as hassil's templates do ("called tea", "the tea timer").
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ UNITS = {"percent": ("brightness", "volume", "position", "fan_speed"), "degree":
          "kelvin": ("color_temperature",)}
 TIME_UNITS = ("hour", "minute", "second")
 DOWN = {"down", "decrease", "lower", "reduce", "quieter"}
+# Words that say which timer without naming it ("the next timer"): never a free-text name
+GENERIC = {"next", "current", "first", "last", "other", "new", "same", "whole", "old", "running",
+           "time", "timers", "and", "or", "of", "to", "a", "an", "this", "that"}
 # Where a name after "called" ends: "the timer called tea by 5 minutes", "... called pasta for 2 hours"
 NAME_ENDS = {"by", "for", "from", "off", "to", "and", "in", "on", "timer", "please", "with", "at"}
 _SMALL = {w: i for i, w in enumerate(
@@ -95,6 +100,24 @@ def _unit_after(words: list[str], i: int) -> tuple[str, bool]:
         half |= words[j] == "half"
         j += 1
     return (words[j].removesuffix("s") if j < len(words) else ""), half
+
+
+def _names_timer(words: list[str], i: int) -> bool:
+    """Whether the duration at ``i`` says which timer, as hassil's templates do: "add 5 minutes
+    to the timer for 10 minutes", "... to the 10 minute timer" (a ``start_`` slot)."""
+    j = i + 1
+    while j < len(words) and words[j] in ("and", "a", "an", "half"):
+        j += 1
+    return words[max(i - 2, 0):i] == ["timer", "for"] or words[j + 1:j + 2] == ["timer"]
+
+
+def _duration(w: str, half: bool) -> tuple[int | float, bool]:
+    """A timer's duration Whisper wrote with a point: "63.5 hours" is 63 and a half; "4.45
+    hours" is how it writes "for 45 hours" (a timer counts whole units)."""
+    whole, frac = w.split(".")
+    if frac == "5":
+        return int(whole), True
+    return (int(frac), half) if len(whole) == 1 and len(frac) == 2 else (float(w), half)
 
 
 def _plain(v) -> Value | None:
@@ -203,7 +226,8 @@ class SlotFiller:
         words = words_of(text)
         while words and words[0] in ("the", "my", "our", "a", "an", "this", "that"):
             words = words[1:]
-        return not any(c.isdigit() for w in words for c in w) and " ".join(words) not in self.names
+        return (not any(c.isdigit() for w in words for c in w) and " ".join(words) not in self.names
+                and not set(words) <= GENERIC)
 
     def _tolerant(self, words: list[str], intent: str) -> dict[str, Value]:
         takes = self.takes[intent]
@@ -234,8 +258,8 @@ class SlotFiller:
         return out
 
     def _named(self, words: list[str], used: set[int], out: dict[str, Value]) -> None:
-        """A free-text name the words give as such: "... 18 seconds called laundry" (a timer's
-        name: hassil's templates say "called" or "named")."""
+        """A free-text name the words give as such, as hassil's templates do: "... 18 seconds
+        called laundry" ("called" or "named"), "the tea timer" ("the" or "my")."""
         for i, w in enumerate(words[:-1]):
             if w in ("called", "named") and i + 1 not in used:
                 j = i + 1
@@ -244,6 +268,13 @@ class SlotFiller:
                     j += 1
                 if j > i + 1 and self._free(" ".join(words[i + 1:j])):
                     out["name"] = " ".join(words[i + 1:j])
+                    return
+        for j, w in enumerate(words):
+            k = next((k for k in range(j - 1, max(j - 4, -1), -1) if words[k] in ("the", "my")), None)
+            if w == "timer" and k is not None and k + 1 < j and not used.intersection(range(k + 1, j)):
+                name = words[k + 1:j]
+                if self._free(" ".join(name)):
+                    out["name"] = " ".join(name)
                     return
 
     def _find(self, words: list[str], p: _Phrase, said: list[str]) -> tuple[float, range] | None:
@@ -266,31 +297,42 @@ class SlotFiller:
     def _numbers(self, words: list[str], takes: dict[str, list[str]], used: set[int],
                  out: dict[str, Value]) -> None:
         """Numbers to the intent's numeric slots: by the unit after them, else in template order;
-        a half ("5 and a half minutes", "half an hour") is 30 of the next smaller time unit."""
+        a half ("5 and a half minutes", "half an hour") is 30 of the next smaller time unit.
+        Numbers whose unit fits a slot go first: Whisper writes a stutter as "4-4-19 percent",
+        whose value is the 19 (the 4s are left to a name: "ground 4", the ground floor), and in
+        "10% of the lamps to 40 degrees" the temperature is the 40."""
         ranges = {s: [r for name in lists if (r := self._range(name)) is not None]
                   for s, lists in takes.items()}
         down = bool(DOWN.intersection(words))
-        for i, w in enumerate(words):
-            half_alone = w == "half" and (i == 0 or _number(words[i - 1]) is None)
-            if i in used or ((x := _number(w)) is None and not half_alone):
-                continue
-            unit, half = _unit_after(words, i)
-            if half and unit in TIME_UNITS[:2]:
-                smaller = TIME_UNITS[TIME_UNITS.index(unit) + 1] + "s"
-                if (slot := next((s for s in ranges if s.endswith(smaller) and s not in out), None)):
-                    out[slot] = 30
-            if x is None:
-                continue
-            numeric = [s for s, r in ranges.items() if s not in out
-                       and any(r.start <= x <= r.stop for r in r)]  # 7000 is no brightness
-            by_unit = [s for s in numeric if (unit in TIME_UNITS and s.endswith(unit + "s"))
-                       or any(r.name.startswith(UNITS.get(unit, ("-",))) for r in ranges[s])]
-            untimed = [s for s in numeric if not s.endswith(tuple(u + "s" for u in TIME_UNITS))]
-            if slot := next(iter(by_unit or untimed), None):
-                # A list that counts down ("volume down by 5": -5) when the words say down.
-                sign = next((r.multiplier for r in ranges[slot] if down and (r.multiplier or 0) < 0), 1)
-                out[slot] = _plain(x * sign)
-                used.add(i)
+        for fitting in (True, False):
+            for i, w in enumerate(words):
+                half_alone = w == "half" and (i == 0 or _number(words[i - 1]) is None)
+                if i in used or ((x := _number(w)) is None and not half_alone):
+                    continue
+                unit, half = _unit_after(words, i)
+                if unit in TIME_UNITS and isinstance(x, float):
+                    x, half = _duration(w, half)
+                numeric = [s for s, r in ranges.items() if s not in out and x is not None
+                           and any(r.start <= x <= r.stop for r in r)]  # 7000 is no brightness
+                by_unit = [s for s in numeric if (unit in TIME_UNITS and s.endswith(unit + "s"))
+                           or any(r.name.startswith(UNITS.get(unit, ("-",))) for r in ranges[s])]
+                if fitting != bool(by_unit or (half and unit in TIME_UNITS[:2])):
+                    continue
+                if half and unit in TIME_UNITS[:2]:
+                    smaller = TIME_UNITS[TIME_UNITS.index(unit) + 1] + "s"
+                    if (slot := next((s for s in ranges if s.endswith(smaller) and s not in out), None)):
+                        out[slot] = 30
+                if x is None:
+                    used.add(i)
+                    continue
+                if unit in TIME_UNITS:  # the timer's own duration, or the change to it
+                    by_unit.sort(key=lambda s: s.startswith("start_") != _names_timer(words, i))
+                untimed = [s for s in numeric if not s.endswith(tuple(u + "s" for u in TIME_UNITS))]
+                if slot := next(iter(by_unit or untimed), None):
+                    # A list that counts down ("volume down by 5": -5) when the words say down.
+                    sign = next((r.multiplier for r in ranges[slot] if down and (r.multiplier or 0) < 0), 1)
+                    out[slot] = _plain(x * sign)
+                    used.add(i)
 
     def _range(self, list_name: str):
         from hassil.intents import RangeSlotList

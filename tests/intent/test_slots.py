@@ -52,6 +52,34 @@ def test_a_misheard_name_still_finds_the_nearest_device_or_room(fill, text, inte
     assert {k: got.get(k) for k in want} == want, got
 
 
+@pytest.mark.parametrize(("text", "intent", "want"), [
+    # Transcripts of the corpus's training split that hassil does not parse.
+    # A stutter Whisper writes with hyphens: the value is the number with the unit.
+    ("The speed fan in our ground 4-4-19 percent.", "HassFanSetSpeed",
+     {"percentage": 19, "floor": "ground floor"}),
+    # A number whose unit fits a slot before one whose unit does not.
+    ("Make 10% of pendant likes to 40 degrees.", "HassClimateSetTemperature",
+     {"temperature": 40, "name": "pendant lights"}),
+    # A duration that says which timer is its start, as in hassil's templates.
+    ("Up 89 minute to my 71 seconds timer!", "HassIncreaseTimer",
+     {"minutes": 89, "start_seconds": 71, "seconds": None}),
+    ("decreased timer for 52 hours by 34 seconds.", "HassDecreaseTimer",
+     {"start_hours": 52, "seconds": 34, "hours": None}),
+    ("at 5 minutes to the timer", "HassIncreaseTimer", {"minutes": 5, "start_minutes": None}),
+    # Durations written with a point: a half, and "for 45" run together.
+    ("Increase my timer by 63.5 hour", "HassIncreaseTimer", {"hours": 63, "minutes": 30}),
+    ("Set in timer 4.45 hour and 62 minutes", "HassStartTimer", {"hours": 45, "minutes": 62}),
+    # "the X timer" names it; a home's name or a word that only points does not.
+    ("Request the tea timer by 23 seconds.", "HassIncreaseTimer", {"seconds": 23, "name": "tea"}),
+    ("status on the pizza timer.", "HassTimerStatus", {"name": "pizza"}),
+    ("status of the next timer", "HassTimerStatus", {"name": None}),
+    ("pause my kitchen timer please", "HassPauseTimer", {"area": "kitchen", "name": None}),
+])
+def test_numbers_and_names_as_the_recogniser_writes_them(fill, text, intent, want):
+    got = fill(text, intent)
+    assert {k: got.get(k) for k in want} == want, got
+
+
 def test_near_misses_of_short_or_fixed_words_are_not_names(fill):
     # "tv" is two letters: "TB" is another word, not the television; no name at all here.
     assert "name" not in fill("turn on TB", "HassTurnOn")
@@ -76,7 +104,11 @@ def test_free_text_is_what_was_said_and_numbers_keep_their_form(fill):
     # ...but a room is not a timer's free-text name.
     assert fill("cancel my kitchen timer", "HassCancelTimer") == {"area": "kitchen"}
     assert fill("set the ceiling light to 4,000 kelvin", "HassLightSet")["temperature"] == 4000
-    assert fill("set a timer for twenty one point five minutes", "HassStartTimer") == {"minutes": 21.5}
+    assert fill("set the thermostat to twenty one point five degrees",
+                "HassClimateSetTemperature")["temperature"] == 21.5
+    # A timer counts whole units: a point five is a half (as in "21 and a half minutes").
+    assert fill("set a timer for twenty one point five minutes", "HassStartTimer") == {
+        "minutes": 21, "seconds": 30}
     got = fill("turn on the desk lamp", "HassTurnOn")
     got["name"] = "changed by a sink"
     assert fill("turn on the desk lamp", "HassTurnOn")["name"] == "desk lamp"  # a copy each time
