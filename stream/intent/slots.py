@@ -269,13 +269,13 @@ class SlotFiller:
                 if j > i + 1 and self._free(" ".join(words[i + 1:j])):
                     out["name"] = " ".join(words[i + 1:j])
                     return
-        for j, w in enumerate(words):
-            k = next((k for k in range(j - 1, max(j - 4, -1), -1) if words[k] in ("the", "my")), None)
-            if w == "timer" and k is not None and k + 1 < j and not used.intersection(range(k + 1, j)):
-                name = words[k + 1:j]
-                if self._free(" ".join(name)):
-                    out["name"] = " ".join(name)
-                    return
+        for j in (j for j, w in enumerate(words) if w == "timer"):
+            # the one to three words between "the" or "my" and "timer"
+            k = next((k for k in range(j - 2, max(j - 5, -1), -1) if words[k] in ("the", "my")), None)
+            name = " ".join(words[k + 1:j]) if k is not None else ""
+            if name and not used.intersection(range(k + 1, j)) and self._free(name):
+                out["name"] = name
+                return
 
     def _find(self, words: list[str], p: _Phrase, said: list[str]) -> tuple[float, range] | None:
         """The best-matching span of ``words`` (``said``: as :func:`_said` spells them) for
