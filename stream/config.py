@@ -38,6 +38,9 @@ class VideoConfig:
     mouth_landmarks: bool = True  # face-mesh lip distance for mouth activity
     batch: int = 8  # frames per embedding batch on a GPU in a max-speed replay
     nice: int = 10  # lower CPU priority than hearing: on a busy machine video sheds first (0: equal)
+    # Live: how long after capture a frame's features may wait for its own scene embedding; past
+    # it the newest finished one goes with the frame's fresh face cues (0: always wait).
+    embed_wait_ms: float = 30.0
 
 
 @dataclass
@@ -303,6 +306,8 @@ def validate(cfg: Config, where: str) -> None:
         bad("video.fps", "must be positive")
     if cfg.video.width < 32 or cfg.video.height < 32:
         bad("video.width/height", "must be at least 32")
+    if cfg.video.embed_wait_ms < 0:
+        bad("video.embed_wait_ms", "must be >= 0 (0: every frame waits for its own embedding)")
     if not 0 <= cfg.video.nice <= 19:
         bad("video.nice", "must be 0-19 (how much lower the video worker's CPU priority is)")
     if cfg.audio.sample_rate != 16000:

@@ -2,13 +2,17 @@
 
 Live capture keeps only the newest frame (drops counted); replay reads every
 frame, so results do not depend on speed; a max-speed replay on a GPU embeds
-frames in batches.
+frames in batches. Live, the face cues (who is there, facing, talking) go out with every
+frame at once; the scene embedding, 3-4x their work, is waited for only until
+``video.embed_wait_ms`` after capture, then the newest finished one goes with the frame
+(counted as ``embedding_late``): on a busy machine the embedding's rate is shed, not the
+cues' latency.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -46,6 +50,9 @@ class VideoStage(CaptureStage):
         self.batch_size = v.batch if gpu_batches else 1
         self.grab: LatestFrame | None = None
         self.n, self.t_rate = 0, time.monotonic()
+        self.wait_ns = int(v.embed_wait_ms * 1e6)
+        self.pending: Future | None = None  # the embedding in the works (live: maybe an earlier frame's)
+        self.last_emb = None  # the newest finished embedding
 
     def start(self, origin_ns: int) -> None:
         super().start(origin_ns)
@@ -80,9 +87,10 @@ class VideoStage(CaptureStage):
             return []
         enc0 = now_ns()
         frames = [b[0] for b in batch]
-        pending = self.pool.submit(self.embed, frames) if self.pool is not None else None
+        if self.pool is not None and self.pending is None:
+            self.pending = self.pool.submit(self.embed, frames)
         cue_rows = [self.cues(f) for f in frames]
-        embs = pending.result() if pending is not None else [None] * len(frames)
+        embs = self._embeddings(len(frames), batch[-1][2])
         enc1 = now_ns()
         period = int(1e9 / max(self.source.fps, 1.0))
         out = []
@@ -93,6 +101,24 @@ class VideoStage(CaptureStage):
                               watermark=t + period))
         self._gauges(enc1 - enc0, cue_rows[-1], len(batch))
         return out
+
+    def _embeddings(self, n: int, capture_ns: int) -> list:
+        """The embeddings to send with ``n`` frames: their own (replay: always), or live, when
+        that is later than the wait allows, the newest finished one (an earlier frame's)."""
+        if self.pending is None:
+            return [None] * n
+        live = self.grab is not None and self.wait_ns > 0
+        if live and self.last_emb is not None:
+            wait = max(capture_ns + self.wait_ns - now_ns(), 0) / 1e9
+            try:
+                got = self.pending.result(timeout=wait)
+            except TimeoutError:  # still busy: it is collected by a later frame
+                self.ctx.stats["embedding_late"] += 1
+                return [self.last_emb] * n
+        else:
+            got = self.pending.result()
+        self.pending, self.last_emb = None, got[-1]
+        return got if len(got) == n else [got[-1]] * n
 
     def _gauges(self, enc_ns: int, cues: np.ndarray, n: int) -> None:
         g = self.ctx.gauges
