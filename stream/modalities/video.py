@@ -43,6 +43,8 @@ def _show(g: dict) -> str:
         note += f"  {'facing' if g.get('facing') else 'turned away'}  mouth {g.get('mouth', 0):.3f}"
     if g.get("fps", 0) < 0.8 * g.get("fps_target", 0):  # live: newest frame only, the rest shed
         note += f"  shedding: {g['fps']} of {g['fps_target']} fps (CPU busy; hearing first)"
+    elif g.get("embed_fps", g.get("fps", 0)) < 0.8 * g.get("fps", 0):  # live: cues every frame
+        note += f"  scene embedding {g['embed_fps']} of {g['fps']} fps (CPU busy; late ones shed)"
     return note
 
 

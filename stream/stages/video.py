@@ -49,7 +49,7 @@ class VideoStage(CaptureStage):
         gpu_batches = device.startswith("cuda") and cfg.run.replay and not cfg.run.speed
         self.batch_size = v.batch if gpu_batches else 1
         self.grab: LatestFrame | None = None
-        self.n, self.t_rate = 0, time.monotonic()
+        self.n, self.n_emb, self.t_rate = 0, 0, time.monotonic()
         self.wait_ns = int(v.embed_wait_ms * 1e6)
         self.pending: Future | None = None  # the embedding in the works (live: maybe an earlier frame's)
         self.last_emb = None  # the newest finished embedding
@@ -118,6 +118,7 @@ class VideoStage(CaptureStage):
         else:
             got = self.pending.result()
         self.pending, self.last_emb = None, got[-1]
+        self.n_emb += 1
         return got if len(got) == n else [got[-1]] * n
 
     def _gauges(self, enc_ns: int, cues: np.ndarray, n: int) -> None:
@@ -127,10 +128,12 @@ class VideoStage(CaptureStage):
         g["facing"] = bool(cues[0] and cues[6])  # cues: present, score, box x4, facing, yaw, mouth, activity
         g["mouth"] = round(float(cues[9]), 3)
         self.n += n
-        if time.monotonic() - self.t_rate >= 1.0:
-            g["fps"] = round(self.n / (time.monotonic() - self.t_rate), 1)
+        if (dt := time.monotonic() - self.t_rate) >= 1.0:
+            g["fps"] = round(self.n / dt, 1)
             g["fps_target"] = round(self.source.fps, 1)
-            self.n, self.t_rate = 0, time.monotonic()
+            if self.pool is not None:  # fresh scene embeddings a second (fewer: late, shed)
+                g["embed_fps"] = round(self.n_emb / dt, 1)
+            self.n, self.n_emb, self.t_rate = 0, 0, time.monotonic()
 
     def close(self) -> None:
         if getattr(self, "pool", None) is not None:

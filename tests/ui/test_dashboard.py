@@ -36,6 +36,13 @@ def test_the_dashboard_says_when_video_sheds_frames_and_why():
     con = Console(record=True, width=160, height=30)
     con.print(d.render())
     assert "shedding: 4.2 of 15.0 fps (CPU busy; hearing first)" in con.export_text()
+    # Every frame encoded, but its scene embedding often late: the frames keep their fresh cues.
+    d.health = {"video": {"gauges": {"fps": 15.0, "fps_target": 15.0, "embed_fps": 9.5, "face": False},
+                          "stats": {"embedding_late": 40}}}
+    con = Console(record=True, width=160, height=30)
+    con.print(d.render())
+    out = con.export_text()
+    assert "scene embedding 9.5 of 15.0 fps (CPU busy; late ones shed)" in out and "shedding:" not in out
 
 
 def test_it_stays_readable_in_an_80x24_terminal():
