@@ -118,7 +118,7 @@ class VideoStage(CaptureStage):
         else:
             got = self.pending.result()
         self.pending, self.last_emb = None, got[-1]
-        self.n_emb += 1
+        self.n_emb += len(got)  # (a GPU replay embeds a batch of frames at once)
         return got if len(got) == n else [got[-1]] * n
 
     def _gauges(self, enc_ns: int, cues: np.ndarray, n: int) -> None:
