@@ -117,28 +117,28 @@ class EarlyTurns:
 
     def checked(self, w: Window, pred: dict) -> bool:
         """Any other window: if it answers a final, settle that utterance's early answers. False:
-        do not publish it, an event that repeats the early answer given at the same pause (the
-        final heard that pause's words otherwise, e.g. with the sounds after it, but meant the
-        same: one command, one answer)."""
+        do not publish it, an event that agrees with the early answer given at the same pause
+        (the final heard that pause's words otherwise, e.g. with the sounds after it, but means
+        nothing else: one command, one answer; :func:`_agrees`)."""
         publish = True
         for (stream, t0), turn in list(self.turns.items()):
             if turn.answer_end == w.end_ns and not turn.early:
                 _, intent, slots = turn.decided.get(w.end_ns, ("", "", {}))
                 answer = (pred["intent"], _slots(pred))
-                publish = publish and not (w.event and intent and (intent, slots) == answer)
+                publish = publish and not (w.event and intent and _agrees(answer, (intent, slots)))
                 self._settle(stream, t0, answer)
         return publish
 
     def _settle(self, stream: str, t0: int, final: tuple[str, dict]) -> None:
         """The final is answered (its intent and slots): count each early answer against it;
-        forget the turn. An answer at the final's own pause must match it, slots too; one at an
-        earlier pause (the speaker went on) its intent."""
+        forget the turn. An answer at the final's own pause must agree with it (:func:`_agrees`);
+        one at an earlier pause (the speaker went on) have its intent."""
         turn = self.turns.pop((stream, t0))
         for end, (_, intent, slots) in turn.decided.items():
             if not intent:
                 continue
             if end == turn.answer_end:
-                why = "confirmed" if (intent, slots) == final else "contradicted"
+                why = "confirmed" if _agrees(final, (intent, slots)) else "contradicted"
             else:
                 why = "upheld" if intent == final[0] else "contradicted"
             self.counts[f"{stream}.early_{why}"] += 1
@@ -146,6 +146,14 @@ class EarlyTurns:
 
 def _slots(pred: dict) -> dict:
     return pred.get("slots") or {}
+
+
+def _agrees(final: tuple[str, dict], early: tuple[str, dict]) -> bool:
+    """Whether the final's answer says nothing the early one did not: the same intent, and each
+    of its slots the early answer's too. A final that heard the pause otherwise may lose a
+    word ("... on on attic?" early, "... on on Aric" final): answering it again would act a
+    second time with less ("the lights" after "the kitchen lights"), so it adds no answer."""
+    return final[0] == early[0] and all(early[1].get(k) == v for k, v in final[1].items())
 
 
 def meta_problem(m: Message, types: dict[str, type]) -> str | None:

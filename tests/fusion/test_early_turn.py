@@ -192,6 +192,22 @@ def test_a_final_that_heard_the_pause_as_something_else_corrects_the_early_answe
     assert stats == {"early_answered": 1, "early_contradicted": 1}
 
 
+def test_a_final_that_lost_a_word_of_the_pause_adds_no_second_answer_but_other_slots_do():
+    # The final heard the same pause with less in it: the early answer stands alone, confirmed
+    # (a second answer would turn on every light after the kitchen's).
+    events, stats = fuse([text(0, 1.0, 2.05, "turn on the kitchen lights", early=True),
+                          text(1, 1.0, 2.05, "turn on the lights")])
+    assert [(e["intent"], e.get("slots"), e.get("early")) for e in events] == [
+        ("HassTurnOn", {"area": "kitchen", "domain": "light"}, True)]
+    assert stats == {"early_answered": 1, "early_confirmed": 1}
+    # A slot valued otherwise, or one the early answer lacked: answered, counted contradicted.
+    for early, final in (("turn on the kitchen lights", "turn on the bedroom lights"),
+                         ("turn on the lights", "turn on the kitchen lights")):
+        events, stats = fuse([text(0, 1.0, 2.05, early, early=True), text(1, 1.0, 2.05, final)])
+        assert [(e["text"], e.get("early")) for e in events] == [(early, True), (final, None)]
+        assert stats == {"early_answered": 1, "early_contradicted": 1}
+
+
 def test_early_transcripts_stay_out_of_the_windows_that_follow():
     """Only the final is buffered: later windows see one transcript, not two."""
     cfg = replay_cfg()
