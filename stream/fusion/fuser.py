@@ -132,7 +132,7 @@ class EarlyTurns:
     def _settle(self, stream: str, t0: int, final: tuple[str, dict]) -> None:
         """The final is answered (its intent and slots): count each early answer against it;
         forget the turn. An answer at the final's own pause must agree with it (:func:`_agrees`);
-        one at an earlier pause (the speaker went on) have its intent."""
+        an answer at an earlier pause (the speaker went on) must have its intent."""
         turn = self.turns.pop((stream, t0))
         for end, (_, intent, slots) in turn.decided.items():
             if not intent:
