@@ -10,24 +10,10 @@ start-up path, for a 50-line model. Its outputs match ``BertModel``'s to float p
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from stream.encoders import weights as models
 from stream.modalities.text import EMBED_DIM
-
-# A sentence's closing full stop or exclamation mark (the model is uncased: capitals are moot).
-# Whisper ends every transcript with one, hassil's sentences never do, so it moved the
-# embedding the text model reads: "Turn off the tv." was HassSetVolumeRelative at 0.59 where
-# "turn off the tv" is HassTurnOff (README, "Sentences as the recogniser writes them"). "?" stays:
-# it says a question.
-_CLOSING = re.compile(r"[.!\s]+$")
-
-
-def plain(text: str) -> str:
-    """The words as embedded: without a closing "." or "!"."""
-    return _CLOSING.sub("", text)
 
 
 class TextEmbedder:
@@ -53,7 +39,7 @@ class TextEmbedder:
         torch = self.torch
         out = []
         for i in range(0, len(texts), batch):
-            enc = self.tok.encode_batch([plain(t) for t in texts[i:i + batch]])
+            enc = self.tok.encode_batch(texts[i:i + batch])
             ids = torch.tensor([e.ids for e in enc], device=self.device)
             m = torch.tensor([e.attention_mask for e in enc], device=self.device)
             with torch.inference_mode():

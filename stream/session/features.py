@@ -33,8 +33,7 @@ from stream.modalities.registry import modalities
 ENCODERS = {
     "video": "blazeface-short+facemesh-lips cues v1; mobilenet_v2-b0353104 features 224",
     "audio": "torchaudio logmel64 stats v1; silero-vad 6.2.3",
-    "text": "all-MiniLM-L6-v2 mean-pooled, closing '.'/'!' dropped; faster-whisper int8, repeats dropped "
-            "(sentences, restarts)",
+    "text": "all-MiniLM-L6-v2 mean-pooled; faster-whisper int8, repeats dropped (sentences, restarts)",
     "version": 3,
 }
 # settings no cached transcript depends on (speculate_below: early transcripts only, never cached)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from stream.encoders import weights
-from stream.encoders.text import TextEmbedder, plain
+from stream.encoders.text import TextEmbedder
 
 pytestmark = pytest.mark.integration
 SENTENCES = ["turn on the kitchen lights", "What's the weather like?", "", "a " * 100,
@@ -32,19 +32,10 @@ def reference(texts: list[str], max_len: int = 64) -> np.ndarray:
 def test_embeddings_match_transformers_bert_model():
     ours = TextEmbedder()(SENTENCES)
     assert ours.shape == (len(SENTENCES), 384) and ours.dtype == np.float32
-    # (the words as embedded: without a closing "." or "!")
-    assert np.abs(ours - reference([plain(s) for s in SENTENCES])).max() < 1e-5  # padding, truncation
+    assert np.abs(ours - reference(SENTENCES)).max() < 1e-5  # padding and truncation included
     one = TextEmbedder()(["turn on the kitchen lights"])  # alone: no padding, the same vector
     assert np.abs(one[0] - ours[0]).max() < 1e-5
     assert TextEmbedder()([]).shape == (0, 384)
-
-
-def test_a_closing_full_stop_is_not_embedded_but_a_question_mark_is():
-    # Whisper closes every transcript with one; hassil's sentences, and most typed lines, never.
-    assert [plain(s) for s in ("Turn off the tv.", "Stop!", "ok . ", "What time is it?", "21.5")] == [
-        "Turn off the tv", "Stop", "ok", "What time is it?", "21.5"]
-    a, b, q, r = TextEmbedder()(["Turn off the tv.", "turn off the tv", "is it on?", "is it on"])
-    assert np.abs(a - b).max() < 1e-5 and np.abs(q - r).max() > 1e-3
 
 
 def test_the_embedder_never_imports_transformers():
