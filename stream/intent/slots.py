@@ -93,21 +93,26 @@ def _number(w: str) -> int | float | None:
     return int(x) if x.is_integer() else x
 
 
-def _unit_after(words: list[str], i: int) -> tuple[str, bool]:
-    """The unit after the number at ``i`` ("5 and a half minutes": "minute", and a half)."""
+def _unit_at(words: list[str], i: int) -> tuple[int, bool]:
+    """Where the unit after the number at ``i`` is ("5 and a half minutes": at "minutes"), and
+    whether a half came with it."""
     j, half = i + 1, words[i] == "half"
     while j < len(words) and words[j] in ("and", "a", "an", "half"):
         half |= words[j] == "half"
         j += 1
+    return j, half
+
+
+def _unit_after(words: list[str], i: int) -> tuple[str, bool]:
+    """The unit after the number at ``i`` ("5 and a half minutes": "minute", and a half)."""
+    j, half = _unit_at(words, i)
     return (words[j].removesuffix("s") if j < len(words) else ""), half
 
 
 def _names_timer(words: list[str], i: int) -> bool:
     """Whether the duration at ``i`` says which timer, as hassil's templates do: "add 5 minutes
     to the timer for 10 minutes", "... to the 10 minute timer" (a ``start_`` slot)."""
-    j = i + 1
-    while j < len(words) and words[j] in ("and", "a", "an", "half"):
-        j += 1
+    j = _unit_at(words, i)[0]
     return words[max(i - 2, 0):i] == ["timer", "for"] or words[j + 1:j + 2] == ["timer"]
 
 
@@ -156,7 +161,8 @@ class SlotFiller:
                         for lists in t.values() for name in lists}
         from hassil.intents import WildcardSlotList
 
-        # Intents whose name is free text (a timer's): taken after "called" when nothing parses.
+        # Intents whose name is free text (a timer's): when nothing parses, taken as the words
+        # give it ("called tea", "the tea timer": _named).
         self.free_name = {i for i, t in self.takes.items()
                           if any(isinstance(self.lists.get(n), WildcardSlotList) for n in t.get("name", []))}
         h = self.home
