@@ -23,6 +23,9 @@ def add(sub) -> None:
                     help="with --transcripts: also N copies of each sentence with the recogniser's "
                          "word errors, learned from the sessions' audio (default 0: it did not help "
                          "on the corpus; README)")
+    sp.add_argument("--lexical", type=float, default=None, metavar="W",
+                    help="the words-and-spelling model's weight against the embedding's MLP, 0-1 "
+                         "(default 0.7; 0: the MLP alone)")
     sp.set_defaults(fn=run)
 
 
@@ -34,9 +37,15 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or ("models/end_of_turn.pt" if args.end_of_turn else "models/intent_baseline.pt")
     if args.end_of_turn and args.transcripts:
         fail("--transcripts: only for the intent classifier, not --end-of-turn")
+    if args.end_of_turn and args.lexical is not None:
+        fail("--lexical: only for the intent classifier, not --end-of-turn")
+    if args.lexical is not None and not 0 <= args.lexical <= 1:
+        fail(f"--lexical: {args.lexical} is not between 0 and 1")
     if args.noisy_copies < 0:
         fail(f"--noisy-copies: {args.noisy_copies} is negative")
     kw = {"transcripts": [open_session(p).root for p in args.transcripts],
           "noisy_copies": args.noisy_copies} if args.transcripts else {}
+    if args.lexical is not None:
+        kw["lexical"] = args.lexical
     print(json.dumps(train(Path(out), seed=args.seed, **kw), indent=2))
     return 0

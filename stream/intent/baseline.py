@@ -10,12 +10,11 @@ Late fusion of
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from stream.fusion.align import Window
 from stream.intent.intent_set import NONE
 from stream.intent.prediction import Prediction
-from stream.intent.text_classifier import text_net
+from stream.intent.text_classifier import TextPrior
 from stream.modalities.video import CUE_NAMES
 
 PRESENT, FACING = CUE_NAMES.index("present"), CUE_NAMES.index("facing")
@@ -26,15 +25,15 @@ class BaselineModel:
 
     def __init__(self, ckpt: dict, intent_threshold: float = 0.5,
                  addressed_threshold: float = 0.5, speech_threshold: float = 0.5) -> None:
-        self.net, self.ckpt = text_net(ckpt), ckpt
+        self.prior, self.ckpt = TextPrior(ckpt), ckpt
         self.intents: list[str] = self.ckpt["intents"]
         self.intent_threshold = intent_threshold
         self.addressed_threshold = addressed_threshold
         self.speech_threshold = speech_threshold
 
-    def text_probs(self, emb: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return torch.softmax(self.net(torch.from_numpy(emb[None].astype(np.float32))), -1)[0].numpy()
+    def text_probs(self, emb: np.ndarray, text: str) -> np.ndarray:
+        """The text classifier's probabilities for one sentence (its embedding and words)."""
+        return self.prior(emb[None], [text])[0]
 
     def _facing(self, w: Window, t0: int, t1: int) -> float | None:
         frames = [it for it in w.items.get("video", []) if t0 <= it.t_end and it.t_start <= t1]
@@ -54,7 +53,7 @@ class BaselineModel:
         video_ok = w.status.get("video") == "ok"
         if texts:
             last = max(texts, key=lambda it: it.t_end)
-            probs = self.text_probs(last.parts["embedding"])
+            probs = self.text_probs(last.parts["embedding"], last.meta.get("text", ""))
             k = int(probs.argmax())
             text_intent, p = self.intents[k], float(probs[k])
             if last.meta.get("source") == "typed":

@@ -82,7 +82,8 @@ def window_arrays(w: Window, spec: dict[str, dict], window_ns: int,
         x = (np.stack([step(it, w.end_ns, window_ns) for it in items]).astype(np.float32) if items
              else np.zeros((0, own_dim), np.float32))
         if prior is not None and name == prior.modality:
-            extra = prior(x[:, :prior.in_dim]) if len(x) else np.zeros((0, prior.dim), np.float32)
+            extra = (prior(x[:, :prior.in_dim], [it.meta.get("text", "") for it in items]) if len(x)
+                     else np.zeros((0, prior.dim), np.float32))
             x = np.concatenate([x, extra], 1).astype(np.float32)
         feats[name] = x
         times[name] = np.array([it.t_end for it in items], np.int64)

@@ -63,7 +63,7 @@ def _digest(path: Path, mtime_ns: int, size: int) -> str:
 
 class HypothesisChooser:
     def __init__(self, prior, weight: float) -> None:
-        """``prior``: texts' embeddings -> intent probabilities (a TextPrior)."""
+        """``prior``: sentences' embeddings and words -> intent probabilities (a TextPrior)."""
         self.prior, self.weight = prior, weight
 
     @classmethod
@@ -76,17 +76,19 @@ class HypothesisChooser:
         ck = prior_checkpoint(cfg)
         return cls(TextPrior(ck), cfg.asr.n_best_weight) if ck is not None else None
 
-    def __call__(self, embeddings: np.ndarray, scores: list[float]) -> int:
-        """Index of the hypothesis to keep, from their sentence embeddings and recogniser scores."""
-        top = self.prior(embeddings[:, :self.prior.in_dim]).max(axis=1)
+    def __call__(self, texts: list[str], embeddings: np.ndarray, scores: list[float]) -> int:
+        """Index of the hypothesis to keep, from their words, sentence embeddings and recogniser
+        scores."""
+        top = self.prior(embeddings[:, :self.prior.in_dim], texts).max(axis=1)
         total = np.asarray(scores) + self.weight * np.log(np.maximum(top, 1e-9))
         return int(np.argmax(total))
 
     def choose(self, embed, hyps: list[tuple[str, float]]) -> tuple[int, np.ndarray]:
         """Which of ``hyps`` (text, recogniser score) to keep, and its sentence embedding;
         ``embed``: texts -> embeddings, all of them in one batch (~1.5x one sentence's time)."""
-        es = embed([h for h, _ in hyps])
-        k = self(es, [sc for _, sc in hyps])
+        texts = [h for h, _ in hyps]
+        es = embed(texts)
+        k = self(texts, es, [sc for _, sc in hyps])
         return k, es[k]
 
 

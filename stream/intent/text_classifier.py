@@ -1,7 +1,8 @@
-"""The text intent classifier: an MLP over MiniLM sentence embeddings (``launch.py train-text``).
+"""The text intent classifier: an MLP over MiniLM sentence embeddings (``launch.py train-text``),
+with a second opinion over the sentence's words and spelling (:mod:`stream.intent.lexical`).
 
 The baseline model gates it by hand; the learned fusion model uses its
-probabilities as a text feature (:class:`TextPrior`).
+probabilities as a text feature (:class:`TextPrior`); the n-best chooser reads with it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+
+from stream.intent.lexical import LexicalModel
 
 
 class TextIntentNet(nn.Module):
@@ -31,11 +34,13 @@ def text_net(ckpt: dict) -> TextIntentNet:
 
 
 class TextPrior:
-    """The text classifier as a feature: its probabilities per text embedding.
+    """The text classifier as a feature: its probabilities per sentence (embedding and words).
 
     It was trained on every training-template sentence (far more text than the
     sessions hold), so it gives the fusion model a strong prior on *what* was
-    said; fusion learns *whether* it was meant for the assistant.
+    said; fusion learns *whether* it was meant for the assistant. A checkpoint with a
+    ``lexical`` part mixes the two opinions' log-probabilities (its ``weight`` of the lexical
+    one); one without (before 2026-12-07) is the MLP alone.
     """
 
     modality = "text"
@@ -43,10 +48,19 @@ class TextPrior:
     def __init__(self, ckpt: dict) -> None:
         self.ckpt = ckpt
         self.net = text_net(ckpt)
+        self.lexical = LexicalModel.from_state(ckpt["lexical"]) if ckpt.get("lexical") else None
         self.in_dim = int(ckpt["dim"])
         self.dim = len(ckpt["intents"])
 
-    def __call__(self, emb: np.ndarray) -> np.ndarray:
+    def __call__(self, emb: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Probabilities (n, intents) of ``n`` sentences: their embeddings and their words."""
+        emb = np.atleast_2d(emb)
+        if len(texts) != len(emb):
+            raise ValueError(f"{len(emb)} embeddings but {len(texts)} texts")
         with torch.inference_mode():
-            return torch.softmax(self.net(torch.from_numpy(np.atleast_2d(emb).astype(np.float32))),
-                                 -1).numpy()
+            lp = torch.log_softmax(self.net(torch.from_numpy(emb.astype(np.float32))), -1).numpy()
+        if self.lexical is not None:
+            w = self.lexical.weight
+            lp = (1 - w) * lp + w * self.lexical.log_probs(texts)
+        p = np.exp(lp - lp.max(1, keepdims=True))
+        return (p / p.sum(1, keepdims=True)).astype(np.float32)

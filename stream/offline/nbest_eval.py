@@ -19,9 +19,9 @@ from stream.intent.intent_set import NONE
 from stream.offline.asr_eval import utterance_audio
 
 
-def _read(chooser, intents: list[str], embeddings) -> list[str]:
-    """The text model's intent for each embedded sentence."""
-    return [intents[int(p.argmax())] for p in chooser.prior(embeddings)] if len(embeddings) else []
+def _read(chooser, intents: list[str], texts: list[str], embed) -> list[str]:
+    """The text model's intent for each sentence."""
+    return [intents[int(p.argmax())] for p in chooser.prior(embed(texts), texts)] if texts else []
 
 
 def evaluate(roots: list[str], model_name: str, n: int, weights: list[float]) -> dict:
@@ -43,15 +43,16 @@ def evaluate(roots: list[str], model_name: str, n: int, weights: list[float]) ->
             count[kind] += 1
             greedy = hypotheses(model, audio, 1, None, context_s=cfg.asr.context_s)
             hyps = hypotheses(model, audio, 1, None, context_s=cfg.asr.context_s, n=n)
-            e = emb([h for h, _ in hyps])
-            read = _read(chooser, intents, e)
-            right = {"greedy": _read(chooser, intents, emb([h for h, _ in greedy[:1]]))[:1] == [r["intent"]],
+            texts = [h for h, _ in hyps]
+            e = emb(texts)
+            read = [intents[int(p.argmax())] for p in chooser.prior(e, texts)] if texts else []
+            right = {"greedy": _read(chooser, intents, [h for h, _ in greedy[:1]], emb)[:1] == [r["intent"]],
                      "beam_first": read[:1] == [r["intent"]], f"any_of_{n}": r["intent"] in read}
             if not hyps:  # nothing heard: right only if nothing was meant
                 right = dict.fromkeys(right, kind == "chit_chat")
             for w in weights:
                 chooser.weight = w
-                k = chooser(e, [s for _, s in hyps]) if hyps else 0
+                k = chooser(texts, e, [s for _, s in hyps]) if hyps else 0
                 right[f"chosen_{w:g}"] = read[k] == r["intent"] if hyps else kind == "chit_chat"
             for key in keys:
                 got[kind][key] += bool(right[key])

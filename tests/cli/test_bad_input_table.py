@@ -204,6 +204,10 @@ CASES: dict[str, tuple[Case, str, tuple[str, ...]]] = {
     "train_text_prior_missing": (lambda d: train(d, "--text-prior", str(d / "p.pt")), "p.pt", ("m.pt",)),
     "train_text_prior_not_a_checkpoint": (lambda d: train(d, "--text-prior", str(file(d, "p.pt"))), "p.pt",
                                           ("m.pt",)),
+    "train_text_lexical_too_big": (lambda d: ["train-text", "--lexical", "1.5", "--out", str(d / "t.pt")],
+                                   "--lexical", ("t.pt",)),
+    "train_text_lexical_nan": (lambda d: ["train-text", "--lexical", "nan", "--out", str(d / "t.pt")],
+                               "--lexical", ("t.pt",)),
     # -- live and record (checked before anything starts) ---------------------------------
     "live_video_missing": (lambda d: ["live", "--video", str(d / "v.mp4"), "--audio", "none", "--headless"],
                            "v.mp4", ()),

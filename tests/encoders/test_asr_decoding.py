@@ -53,12 +53,13 @@ def test_the_intent_model_chooses_the_hypothesis_with_the_right_action(whisper):
     x = clip("bring_off_all_light")  # said: "bring off all light around my garage"
     hyps = hypotheses(whisper, x, 1, None, context_s=10, n=cfg.asr.n_best)
     assert 2 <= len(hyps) <= cfg.asr.n_best and hyps[0][1] >= hyps[-1][1]
-    chosen = hyps[chooser(emb([h for h, _ in hyps]), [s for _, s in hyps])][0]
+    texts = [h for h, _ in hyps]
+    chosen = hyps[chooser(texts, emb(texts), [s for _, s in hyps])][0]
     assert "off" in chosen.lower().split() and _intent(chooser, emb, chosen) == "HassTurnOff"
 
 
 def _intent(chooser, emb, text: str) -> str:
-    return chooser.prior.ckpt["intents"][int(chooser.prior(emb([text]))[0].argmax())]
+    return chooser.prior.ckpt["intents"][int(chooser.prior(emb([text]), [text])[0].argmax())]
 
 
 def test_a_lower_ranked_hypothesis_with_the_right_action_wins_over_whispers_first():
@@ -76,5 +77,6 @@ def test_a_lower_ranked_hypothesis_with_the_right_action_wins_over_whispers_firs
     hyps = [("Bring my whole light around my garage.", -0.286), (f"Bring off {said}", -0.366),
             (f"Bring knock {said}", -0.379), (f"Bring not {said}", -0.422)]
     assert _intent(chooser, emb, hyps[0][0]) == "HassTurnOn"
-    k = chooser(emb([h for h, _ in hyps]), [s for _, s in hyps])
+    texts = [h for h, _ in hyps]
+    k = chooser(texts, emb(texts), [s for _, s in hyps])
     assert k != 0 and _intent(chooser, emb, hyps[k][0]) == "HassTurnOff"

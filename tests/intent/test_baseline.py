@@ -27,8 +27,9 @@ def embedder():
 
 
 def _accuracy(model, embedder, sample, write=lambda t: t) -> float:
-    emb = embedder([write(e.text) for e in sample])
-    pred = [model.intents[int(model.text_probs(e).argmax())] for e in emb]
+    texts = [write(e.text) for e in sample]
+    pred = [model.intents[int(model.text_probs(e, t).argmax())]
+            for e, t in zip(embedder(texts), texts, strict=True)]
     return float(np.mean([p == e.intent for p, e in zip(pred, sample, strict=True)]))
 
 

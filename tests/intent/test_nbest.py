@@ -27,7 +27,8 @@ class KeywordPrior:
         emb = HashingTextEmbedder()
         self.known = [(emb([t])[0], np.asarray(p, np.float32)) for t, p in known.items()]
 
-    def __call__(self, e: np.ndarray) -> np.ndarray:
+    def __call__(self, e: np.ndarray, texts: list[str]) -> np.ndarray:
+        assert len(texts) == len(np.atleast_2d(e))
         out = np.full((len(e), self.dim), 1 / self.dim, np.float32)  # unknown: it cannot place it
         for i, row in enumerate(np.atleast_2d(e)):
             for k, p in self.known:
@@ -41,8 +42,9 @@ PRIOR = KeywordPrior({"turn off the light": [0.02, 0.03, 0.95],
 
 
 def choose(weight: float, hyps: list[tuple[str, float]]) -> str:
-    emb = HashingTextEmbedder()([h for h, _ in hyps])
-    return hyps[HypothesisChooser(PRIOR, weight)(emb, [s for _, s in hyps])][0]
+    texts = [h for h, _ in hyps]
+    k = HypothesisChooser(PRIOR, weight)(texts, HashingTextEmbedder()(texts), [s for _, s in hyps])
+    return hyps[k][0]
 
 
 def test_the_intent_model_overrules_a_slightly_surer_recogniser():
