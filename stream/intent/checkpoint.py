@@ -39,13 +39,16 @@ def load_model(path: str, cfg: Config) -> IntentModel:
     """A checkpoint by path; empty: the shipped learned fusion model (or the baseline)."""
     p = Path(path) if path else weights.default_intent_model()
     ck = read_checkpoint(p)
-    if ck.get("kind") == "fusion":
-        from stream.intent.fusion_net import FusionModel
+    try:
+        if ck.get("kind") == "fusion":
+            from stream.intent.fusion_net import FusionModel
 
-        return FusionModel(ck, cfg, str(p))
-    from stream.intent.baseline import BaselineModel
+            return FusionModel(ck, cfg, str(p))
+        from stream.intent.baseline import BaselineModel
 
-    f = cfg.fusion
-    return BaselineModel(ck, intent_threshold=f.intent_threshold,
-                         addressed_threshold=f.addressed_threshold,
-                         speech_threshold=cfg.asr.speech_threshold)
+        f = cfg.fusion
+        return BaselineModel(ck, intent_threshold=f.intent_threshold,
+                             addressed_threshold=f.addressed_threshold,
+                             speech_threshold=cfg.asr.speech_threshold)
+    except ValueError as e:  # parts that do not fit together (the text prior's words model)
+        raise ModelMissing(f"{p}: {e}") from None

@@ -80,9 +80,15 @@ class LexicalModel:
                 "W": torch.from_numpy(self.W).half(), "b": torch.from_numpy(self.b), "weight": self.weight}
 
     @classmethod
-    def from_state(cls, s: dict) -> LexicalModel:
-        return cls(list(s["words"]), list(s["chars"]), s["idf"].numpy(), s["W"].float().numpy(),
-                   s["b"].numpy(), s["weight"])
+    def from_state(cls, s: dict, n_classes: int | None = None) -> LexicalModel:
+        """From :meth:`state`; ValueError if its parts do not fit together (or ``n_classes``)."""
+        m = cls(list(s["words"]), list(s["chars"]), s["idf"].numpy(), s["W"].float().numpy(),
+                s["b"].numpy(), s["weight"])
+        V, K = len(m.words) + len(m.chars), len(m.b)
+        if m.W.shape != (V, K) or m.idf.shape != (V,) or K != (n_classes or K) or not 0 <= m.weight <= 1:
+            raise ValueError(f"lexical part: weights {m.W.shape} and idf {m.idf.shape} for {V} n-grams "
+                             f"and {K} intents (want {n_classes or K}), weight {m.weight}")
+        return m
 
     @classmethod
     def fit(cls, texts: list[str], y: np.ndarray, n_classes: int, weight: float, C: float = 10.0,

@@ -48,7 +48,8 @@ class TextPrior:
     def __init__(self, ckpt: dict) -> None:
         self.ckpt = ckpt
         self.net = text_net(ckpt)
-        self.lexical = LexicalModel.from_state(ckpt["lexical"]) if ckpt.get("lexical") else None
+        self.lexical = (LexicalModel.from_state(ckpt["lexical"], len(ckpt["intents"]))
+                        if ckpt.get("lexical") else None)
         self.in_dim = int(ckpt["dim"])
         self.dim = len(ckpt["intents"])
 

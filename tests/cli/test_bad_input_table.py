@@ -49,6 +49,16 @@ def file(d: Path, name: str = "f", text: str = "x") -> Path:
     return d / name
 
 
+def torn_words_model(d: Path) -> Path:
+    """The shipped fusion model with its text prior's words model cut short (idf of 3 n-grams)."""
+    import torch
+
+    ck = torch.load(ROOT / "models" / "fusion.pt", weights_only=True)
+    ck["text_prior"]["lexical"]["idf"] = torch.ones(3)
+    torch.save(ck, d / "m.pt")
+    return d / "m.pt"
+
+
 def toml(d: Path, text: str) -> str:
     return str(file(d, "c.toml", text))
 
@@ -193,6 +203,8 @@ CASES: dict[str, tuple[Case, str, tuple[str, ...]]] = {
     "eval_out_into_a_file": (lambda d: ["eval", str(DEMO), "--out", str(file(d) / "r")], "r", ()),
     "eval_bad_model": (lambda d: ["eval", str(DEMO), "--out", str(d / "r"), "--model",
                                   str(file(d, "m.pt", "hello"))], "m.pt", ("r",)),
+    "eval_model_words_model_torn": (lambda d: ["eval", str(DEMO), "--out", str(d / "r"), "--model",
+                                               str(torn_words_model(d))], "m.pt", ("r",)),
     "eval_models_missing": (lambda d: ["eval", str(DEMO), "--out", str(d / "r"), "--ablation", "--models",
                                        str(d / "m.pt")], "m.pt", ("r",)),
     "eval_missing_session": (lambda d: ["eval", str(d / "nope")], "nope", ()),

@@ -67,8 +67,9 @@ def test_a_lower_ranked_hypothesis_with_the_right_action_wins_over_whispers_firs
     decode, reordered with "my whole" first, as the 2026-11-28 machine's greedy decode had it
     (the four scores kept in order): the first, 0.08 surer, is read as lights on; the chooser
     keeps the "off" one. It tests the shipped models: of three retrainings by the same recipe
-    (seeds 0-2, 2026-12-07) one kept the "off" one too, so a retrained model that fails it
-    needs a look at its n-best choices, not only a new clip (README, "Not taken")."""
+    (seeds 0-2, 2026-12-07, before and again after the text model read words too) one kept the
+    "off" one each time (seed 0, shipped), so a retrained model that fails it needs a look at its
+    n-best choices, not only a new clip (README, "Not taken")."""
     from stream.encoders.text import TextEmbedder
     from stream.intent.nbest import HypothesisChooser
 

@@ -57,6 +57,11 @@ def test_its_checkpoint_part_loads_with_weights_only_and_reads_the_same(model):
     texts = ["turn off the light", "set a timer", "hello there"]
     assert np.allclose(back.log_probs(texts), model.log_probs(texts), atol=1e-3)
     assert back.weight == 0.7
+    bad = {**model.state(), "idf": torch.ones(3)}
+    with pytest.raises(ValueError, match="lexical part"):
+        LexicalModel.from_state(bad)
+    with pytest.raises(ValueError, match=r"want 5\)"):
+        LexicalModel.from_state(model.state(), n_classes=5)
 
 
 def test_the_text_prior_mixes_the_two_opinions_by_the_lexical_weight(model):
