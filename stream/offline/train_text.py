@@ -158,6 +158,16 @@ def noisy_examples(train: list[hi.Example], sessions: list[Path], copies: int, s
     return out, len(conf)
 
 
+def lexical_model(seed: int, heard: list[hi.Example], labels: list[str], weight: float) -> LexicalModel:
+    """The words-and-spelling model, on ``LEXICAL_PER_TEMPLATE`` sentences of each training template
+    (the same held-out templates: ``SPLIT_SEED``), each also as the recogniser writes it, and
+    ``heard``."""
+    more, _ = examples(seed, LEXICAL_PER_TEMPLATE)
+    lex = more + [hi.Example(whispered(e.text), e.intent, e.template) for e in more] + heard
+    return LexicalModel.fit([e.text for e in lex], np.array([labels.index(e.intent) for e in lex]),
+                            len(labels), weight)
+
+
 def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=print,
           transcripts: list[Path] = (), noisy_copies: int = 0, lexical: float = LEXICAL_WEIGHT) -> dict:
     """``transcripts``: encoded training sessions whose recognised words join the sentences;
@@ -192,21 +202,15 @@ def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=pri
             "transcripts": [str(p) for p in transcripts]}
     with torch.inference_mode():
         pred_e = net(torch.from_numpy(xte)).argmax(-1).numpy()
-    words_only = None
     if lexical > 0:
-        more, _ = examples(seed, LEXICAL_PER_TEMPLATE)  # the same held-out templates (SPLIT_SEED)
-        lex = more + [hi.Example(whispered(e.text), e.intent, e.template) for e in more] + heard
-        lm = LexicalModel.fit([e.text for e in lex], np.array([labels.index(e.intent) for e in lex]),
-                              len(labels), lexical)
-        ckpt["lexical"] = lm.state()
-        words_only = lm.log_probs([e.text for e in te]).argmax(1)
-    prior = TextPrior(ckpt)
-    pred = prior(xte, [e.text for e in te]).argmax(1)
-    pred_w = prior(xtw, [whispered(e.text) for e in te]).argmax(1)
-    acc = float((pred == yte).mean())
+        ckpt["lexical"] = lexical_model(seed, heard, labels, lexical).state()
+    prior, texts = TextPrior(ckpt), [e.text for e in te]
+    words_only = prior.lexical.log_probs(texts).argmax(1) if prior.lexical else None
+    pred = prior(xte, texts).argmax(1)
+    pred_w = prior(xtw, [whispered(t) for t in texts]).argmax(1)
     cmd = yte != 0
     metrics = {
-        "test_accuracy": round(acc, 4),
+        "test_accuracy": round(float((pred == yte).mean()), 4),
         "test_accuracy_embedding_only": round(float((pred_e == yte).mean()), 4),
         **({"test_accuracy_words_only": round(float((words_only == yte).mean()), 4)}
            if words_only is not None else {}),
@@ -214,8 +218,7 @@ def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=pri
         "test_none_recall": round(float((pred[~cmd] == 0).mean()), 4),
         "test_accuracy_as_transcribed": round(float((pred_w == yte).mean()), 4),  # whispered()
         "n_train": len(tr), "n_transcripts": len(heard), "n_noisy": len(noisy), "confusions": n_conf,
-        "n_test": len(te),
-        "n_templates_test": len({e.template for e in te}),
+        "n_test": len(te), "n_templates_test": len({e.template for e in te}),
         "embed_seconds": round(embed_s, 1),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
