@@ -19,9 +19,9 @@ from stream.intent.intent_set import NONE
 from stream.offline.asr_eval import utterance_audio
 
 
-def _read(chooser, intents: list[str], texts: list[str], embed) -> list[str]:
-    """The text model's intent for each sentence."""
-    return [intents[int(p.argmax())] for p in chooser.prior(embed(texts), texts)] if texts else []
+def _read(chooser, intents: list[str], texts: list[str], embeddings) -> list[str]:
+    """The text model's intent for each sentence (its words and embedding)."""
+    return [intents[int(p.argmax())] for p in chooser.prior(embeddings, texts)] if texts else []
 
 
 def evaluate(roots: list[str], model_name: str, n: int, weights: list[float]) -> dict:
@@ -43,10 +43,10 @@ def evaluate(roots: list[str], model_name: str, n: int, weights: list[float]) ->
             count[kind] += 1
             greedy = hypotheses(model, audio, 1, None, context_s=cfg.asr.context_s)
             hyps = hypotheses(model, audio, 1, None, context_s=cfg.asr.context_s, n=n)
-            texts = [h for h, _ in hyps]
+            texts, first = [h for h, _ in hyps], [h for h, _ in greedy[:1]]
             e = emb(texts)
-            read = [intents[int(p.argmax())] for p in chooser.prior(e, texts)] if texts else []
-            right = {"greedy": _read(chooser, intents, [h for h, _ in greedy[:1]], emb)[:1] == [r["intent"]],
+            read = _read(chooser, intents, texts, e)
+            right = {"greedy": _read(chooser, intents, first, emb(first))[:1] == [r["intent"]],
                      "beam_first": read[:1] == [r["intent"]], f"any_of_{n}": r["intent"] in read}
             if not hyps:  # nothing heard: right only if nothing was meant
                 right = dict.fromkeys(right, kind == "chit_chat")
