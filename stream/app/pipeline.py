@@ -43,6 +43,7 @@ class Pipeline:
         self.sources = [s for s in self.sup.streams if not get(s, cfg).always_on]
         self.t0 = 0.0
         self.ended_at: float | None = None
+        self.interrupted = False  # ended by Ctrl-C or SIGTERM, not by its sources
 
     def _prediction(self, p: dict) -> None:
         for s in self.sinks:
@@ -111,6 +112,7 @@ class Pipeline:
                           file=sys.stderr)
                     break
         except KeyboardInterrupt:
+            self.interrupted = True
             if STOP_WATCHDOG_S:
                 import faulthandler
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from stream.errors import StreamError
 from stream.intent.prediction import IntentModel
 from stream.modalities.registry import modalities
 from stream.process.stage import RunOptions
+from stream.process.supervisor import Supervisor
 from stream.session.features import fusion_replay, has_features
 from stream.session.format import Session
 
@@ -39,12 +41,27 @@ def replay_options(session: Session, cfg: Config, start: float = 0.0, end: float
 def replay_predictions(session: Session, cfg: Config, model: IntentModel | None = None,
                        cache: bool = True, sinks: tuple[Sink, ...] = ()) -> list[dict]:
     """A whole session's predictions: from its feature cache if it has one, else a max-speed
-    replay through the workers (which writes the cache when ``cache``)."""
+    replay through the workers (which writes the cache when ``cache``). A replay that came out
+    incomplete is run once more (replays are deterministic), then fails: eval and training must
+    never score or learn from a session with a hole in it."""
     cfg = replay_config(cfg, 0.0)
     if cache and has_features(session.root, cfg):
         from stream.intent.checkpoint import load_model  # torch: only when fusion runs here
 
         return fusion_replay(session.root, cfg, session.streams, model or load_model(cfg.fusion.model, cfg))
+    why = ""
+    for _ in range(2):
+        preds, why = _replay_once(session, cfg, cache, sinks)
+        if not why:
+            return preds
+        print(f"warning: {session.root}: replaying again: {why}", file=sys.stderr, flush=True)
+    raise StreamError(f"{session.root}: the replay came out incomplete twice ({why}; is the machine "
+                      "overloaded?)")
+
+
+def _replay_once(session: Session, cfg: Config, cache: bool,
+                 sinks: tuple[Sink, ...]) -> tuple[list[dict], str]:
+    """One max-speed replay: its predictions, and why they are incomplete ("" when whole)."""
     mem = MemorySink()
     opts = replay_options(session, cfg)
     if cache:
@@ -53,9 +70,30 @@ def replay_predictions(session: Session, cfg: Config, model: IntentModel | None 
     lost = pipe.run()
     if cache:
         drop_partial_cache(pipe, session.root, lost)
-    if lost:
-        raise StreamError(f"{session.root}: a worker was lost during the replay")
-    return mem.predictions
+    if pipe.interrupted:  # the user stopped it: not something to run again
+        raise KeyboardInterrupt
+    why = incomplete(pipe.sup, mem.predictions, session.duration_s, cfg.fusion.window_s)
+    if not why and cache and not has_features(session.root, cfg):
+        why = "fusion wrote no feature cache (messages were lost on the way)"
+    return mem.predictions, why
+
+
+def incomplete(sup: Supervisor, preds: list[dict], duration_s: float, window_s: float) -> str:
+    """Why a replay's predictions are not the whole session's, or "": a worker was lost or
+    restarted (it dropped what it held; a restarted fusion starts from nothing), fusion dropped
+    stale predictions, or the predictions stop more than two windows short of the session's end
+    (a whole replay's last window ends within about one window of it: 811.2 s of 813.5)."""
+    if sup.lost:
+        return f"a worker was lost during the replay: {', '.join(sorted(sup.lost))}"
+    restarted = sorted(f"{n} {p.restarts}x" for n, p in sup.procs.items() if p.restarts)
+    if restarted:
+        return f"restarted {', '.join(restarted)}"
+    if sup.stale_predictions:
+        return f"fusion dropped {sup.stale_predictions} stale predictions"
+    last = preds[-1]["t"] if preds else 0.0
+    if last < duration_s - 2 * window_s:
+        return f"predictions stop at {last:.1f} s of {duration_s:.1f} s"
+    return ""
 
 
 def drop_partial_cache(pipe: Pipeline, root: Path, lost: int) -> None:
@@ -70,13 +108,8 @@ def ensure_features(session: Session, cfg: Config, log: Callable[[str], None] = 
     """Encode a session (a max-speed replay that caches what fusion receives), unless cached."""
     if has_features(session.root, cfg):
         return
-    for _ in range(2):  # encoding is deterministic: a replay that lost messages is redone
-        log(f"encoding {session.root} ({session.duration_s:.0f} s of media)…")
-        replay_predictions(session, cfg, cache=True)
-        if has_features(session.root, cfg):
-            return
-    raise StreamError(f"{session.root}: the replay ended without writing features twice (a worker "
-                      "restarted or messages were lost: is the machine overloaded?)")
+    log(f"encoding {session.root} ({session.duration_s:.0f} s of media)…")
+    replay_predictions(session, cfg, cache=True)  # whole, with its cache, or an error
 
 
 def _pin_threads(cfg: Config) -> None:

@@ -1,5 +1,7 @@
-"""A replay that lost or restarted a worker leaves no feature cache behind (a retry would take it as done)."""
+"""A replay that lost or restarted a worker leaves no feature cache behind (a retry would take it as
+done), and a replay that came out incomplete is run again, then fails: never scored as the session's."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,16 +16,14 @@ pytestmark = pytest.mark.unit
 
 
 def test_a_replay_that_lost_a_worker_removes_the_cache_it_wrote(tmp_path, monkeypatch):
-    (tmp_path / "s").mkdir()
-    write_manifest(tmp_path / "s", complete=True, source="test")
-    VideoWriter(tmp_path / "s", 15).close()
-    session = Session(tmp_path / "s")
+    session = _session(tmp_path / "s")
 
     class LosesAWorker:
         """Fusion wrote what it had (here: a cache with no text), then the run reports a loss."""
 
         def __init__(self, cfg, options, sinks):
             self.root = tmp_path / "s"
+            self.sup, self.interrupted = SimpleNamespace(procs={}, lost={"video"}, stale_predictions=0), False
 
         def run(self) -> int:
             (self.root / "features").mkdir()
@@ -43,7 +43,9 @@ class RestartsAWorker:
 
     def __init__(self, cfg, options, sinks):
         self.root = Session(options.cache).root
-        self.sup = SimpleNamespace(procs={"text": SimpleNamespace(restarts=1)})
+        self.sup = SimpleNamespace(procs={"text": SimpleNamespace(restarts=1)}, lost=set(),
+                                   stale_predictions=0)
+        self.interrupted = False
 
     def run(self) -> int:
         RestartsAWorker.runs += 1
@@ -52,16 +54,73 @@ class RestartsAWorker:
         return 0
 
 
-def test_a_replay_with_a_restart_keeps_its_predictions_but_no_cache_and_encoding_tries_twice(
-        tmp_path, monkeypatch):
-    (tmp_path / "s").mkdir()
-    write_manifest(tmp_path / "s", complete=True, source="test")
-    VideoWriter(tmp_path / "s", 15).close()
-    session = Session(tmp_path / "s")
+def _session(root: Path, seconds: float = 0.0) -> Session:
+    root.mkdir()
+    write_manifest(root, complete=True, source="test", duration_s=seconds)
+    VideoWriter(root, 15).close()
+    return Session(root)
+
+
+def test_a_replay_with_a_restart_is_run_again_then_fails_and_leaves_no_cache(tmp_path, monkeypatch):
+    session = _session(tmp_path / "s")
     monkeypatch.setattr(replay, "Pipeline", RestartsAWorker)
-    assert replay.replay_predictions(session, Config(), cache=True) == []
-    assert not (tmp_path / "s" / "features").exists()
+    with pytest.raises(StreamError, match=r"incomplete twice \(restarted text 1x"):
+        replay.replay_predictions(session, Config(), cache=True)
+    assert RestartsAWorker.runs == 2 and not (tmp_path / "s" / "features").exists()
     RestartsAWorker.runs = 0
-    with pytest.raises(StreamError, match="without writing features twice"):
+    with pytest.raises(StreamError, match="incomplete twice"):
         replay.ensure_features(session, Config(), log=lambda _: None)
     assert RestartsAWorker.runs == 2
+
+
+def _stops_short(runs: list[float]):
+    """A run with no restart whose predictions end at ``runs[i]`` s on its i-th try (a drain cut
+    short, a silent stall: whatever the cause, the predictions show it)."""
+
+    class StopsShort:
+        def __init__(self, cfg, options, sinks):
+            self.mem = sinks[0]
+            self.sup, self.interrupted = SimpleNamespace(procs={}, lost=set(), stale_predictions=0), False
+
+        def run(self) -> int:
+            last = runs.pop(0)
+            for k in range(1, round(last / 0.2) + 1):
+                self.mem.prediction({"t": round(k * 0.2, 1), "intent": "none"})
+            return 0
+
+    return StopsShort
+
+
+def test_predictions_that_stop_short_are_replayed_and_the_whole_run_is_kept(tmp_path, monkeypatch, capsys):
+    session = _session(tmp_path / "s", seconds=10)
+    tries = [4.0, 10.0]
+    monkeypatch.setattr(replay, "Pipeline", _stops_short(tries))
+    preds = replay.replay_predictions(session, Config(), cache=False)
+    assert not tries and preds[-1]["t"] == 10.0 and len(preds) == 50
+    assert "replaying again: predictions stop at 4.0 s of 10.0 s" in capsys.readouterr().err
+
+
+def test_predictions_that_stop_short_twice_are_an_error_not_a_score(tmp_path, monkeypatch):
+    session = _session(tmp_path / "s", seconds=10)
+    monkeypatch.setattr(replay, "Pipeline", _stops_short([4.0, 4.0]))
+    with pytest.raises(StreamError, match=r"s: the replay came out incomplete twice \(predictions stop at 4"):
+        replay.replay_predictions(session, Config(), cache=False)
+    # The last window may end a little more than one window short of the media's end: whole.
+    monkeypatch.setattr(replay, "Pipeline", _stops_short([7.6]))
+    assert len(replay.replay_predictions(session, Config(), cache=False)) == 38
+
+
+def test_a_replay_stopped_by_the_user_is_not_run_again(tmp_path, monkeypatch):
+    session = _session(tmp_path / "s", seconds=10)
+    runs = []
+
+    class Interrupted(_stops_short([1.0])):
+        def run(self) -> int:
+            runs.append(1)
+            self.interrupted = True
+            return super().run()
+
+    monkeypatch.setattr(replay, "Pipeline", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        replay.replay_predictions(session, Config(), cache=False)
+    assert runs == [1]
