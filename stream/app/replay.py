@@ -42,8 +42,8 @@ def replay_predictions(session: Session, cfg: Config, model: IntentModel | None 
                        cache: bool = True, sinks: tuple[Sink, ...] = ()) -> list[dict]:
     """A whole session's predictions: from its feature cache if it has one, else a max-speed
     replay through the workers (which writes the cache when ``cache``). A replay that came out
-    incomplete is run once more (replays are deterministic), then fails: eval and training must
-    never score or learn from a session with a hole in it."""
+    incomplete is run once more (replays are deterministic; ``sinks`` see both tries), then
+    fails: eval and training must never score or learn from a session with a hole in it."""
     cfg = replay_config(cfg, 0.0)
     if cache and has_features(session.root, cfg):
         from stream.intent.checkpoint import load_model  # torch: only when fusion runs here
