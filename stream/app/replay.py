@@ -72,17 +72,19 @@ def _replay_once(session: Session, cfg: Config, cache: bool,
         drop_partial_cache(pipe, session.root, lost)
     if pipe.interrupted:  # the user stopped it: not something to run again
         raise KeyboardInterrupt
-    why = incomplete(pipe.sup, mem.predictions, session.duration_s, cfg.fusion.window_s)
+    # Media may end before the manifest's duration (a recording whose capture died at the end).
+    end = session.media_end_s or session.duration_s
+    why = incomplete(pipe.sup, mem.predictions, end, cfg.fusion.window_s)
     if not why and cache and not has_features(session.root, cfg):
         why = "fusion wrote no feature cache (messages were lost on the way)"
     return mem.predictions, why
 
 
-def incomplete(sup: Supervisor, preds: list[dict], duration_s: float, window_s: float) -> str:
+def incomplete(sup: Supervisor, preds: list[dict], end_s: float, window_s: float) -> str:
     """Why a replay's predictions are not the whole session's, or "": a worker was lost or
     restarted (it dropped what it held; a restarted fusion starts from nothing), fusion dropped
-    stale predictions, or the predictions stop more than two windows short of the session's end
-    (a whole replay's last window ends within about one window of it: 811.2 s of 813.5)."""
+    stale predictions, or the predictions stop more than two windows short of where the session
+    ends (a whole replay's last window ends within about one window of it: 811.2 s of 813.5)."""
     if sup.lost:
         return f"a worker was lost during the replay: {', '.join(sorted(sup.lost))}"
     restarted = sorted(f"{n} {p.restarts}x" for n, p in sup.procs.items() if p.restarts)
@@ -91,8 +93,8 @@ def incomplete(sup: Supervisor, preds: list[dict], duration_s: float, window_s: 
     if sup.stale_predictions:
         return f"fusion dropped {sup.stale_predictions} stale predictions"
     last = preds[-1]["t"] if preds else 0.0
-    if last < duration_s - 2 * window_s:
-        return f"predictions stop at {last:.1f} s of {duration_s:.1f} s"
+    if last < end_s - 2 * window_s:
+        return f"predictions stop at {last:.1f} s of {end_s:.1f} s"
     return ""
 
 

@@ -327,6 +327,11 @@ class Session:
     def duration_s(self) -> float:
         if "duration_s" in self.manifest and self.manifest.get("complete"):
             return float(self.manifest["duration_s"])
+        return self.media_end_s
+
+    @property
+    def media_end_s(self) -> float:
+        """Where the recorded video and audio end, in session seconds (0.0 without either)."""
         ends = [0.0]
         if self.frames_index:
             ends.append(self.frames_index[-1][3] + 1 / self.fps)

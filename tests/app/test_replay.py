@@ -4,6 +4,7 @@ done), and a replay that came out incomplete is run again, then fails: never sco
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from stream.app import replay
@@ -124,3 +125,19 @@ def test_a_replay_stopped_by_the_user_is_not_run_again(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         replay.replay_predictions(session, Config(), cache=False)
     assert runs == [1]
+
+
+def test_a_session_whose_media_end_early_is_judged_by_its_media(tmp_path, monkeypatch):
+    """A recording whose capture died near the end: the manifest says 10 s, the video ends at
+    6 s; predictions to 5 s are the whole of what it holds."""
+    root = tmp_path / "s"
+    root.mkdir()
+    write_manifest(root, complete=True, source="test", duration_s=10.0)
+    v = VideoWriter(root, 15)
+    for i in range(90):
+        v.add(np.zeros((16, 16, 3), np.uint8), i / 15)
+    v.close()
+    session = Session(root)
+    assert session.duration_s == 10.0 and session.media_end_s == pytest.approx(6.0)
+    monkeypatch.setattr(replay, "Pipeline", _stops_short([5.0]))
+    assert len(replay.replay_predictions(session, Config(), cache=False)) == 25
