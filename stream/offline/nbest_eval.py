@@ -40,8 +40,9 @@ def _second_opinion(chooser, intents: list[str], first: tuple, second: tuple, be
         return {"union": NONE, **{f"second_below_{b:g}": NONE for b in below}, "sure": 1.0}
     emb = np.concatenate([e for e in (e1, e2) if len(e)])
     k1 = chooser(t1, e1, s1) if t1 else None
-    sure = float(chooser.prior(e1[k1:k1 + 1], t1[k1:k1 + 1])[0].max()) if k1 is not None else 0.0
-    first_read = _read(chooser, intents, t1[k1:k1 + 1], e1[k1:k1 + 1])[0] if k1 is not None else NONE
+    p1 = chooser.prior(e1[k1:k1 + 1], t1[k1:k1 + 1])[0] if k1 is not None else None  # read once
+    sure = float(p1.max()) if p1 is not None else 0.0
+    first_read = intents[int(p1.argmax())] if p1 is not None else NONE
     k = chooser(texts, emb, scores)
     union = _read(chooser, intents, texts[k:k + 1], emb[k:k + 1])[0]
     return {"union": union, **{f"second_below_{b:g}": union if sure < b else first_read for b in below},
