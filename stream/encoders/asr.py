@@ -43,6 +43,15 @@ def model_name(setting: str, device: str) -> str:
     return setting
 
 
+def second_name(cfg: AsrConfig, device: str) -> str:
+    """The recogniser asked for a second opinion on ``device`` ("": none): ``asr.second_model``,
+    unless that is the first one (base on CUDA, by "auto") or nothing chooses among hypotheses
+    (``asr.n_best`` 1)."""
+    if cfg.n_best < 2 or cfg.second_model == model_name(cfg.model, device):
+        return ""
+    return cfg.second_model
+
+
 def compute_type(device: str) -> str:
     """CTranslate2's weights as ``load_model`` runs them on ``device`` (transcripts depend on it)."""
     return "float16" if device.startswith("cuda") else "int8"
@@ -152,6 +161,14 @@ def hypotheses(model, audio: np.ndarray, beam_size: int, prompt: str | None, fin
     return [(text, float(np.mean([s.avg_logprob for s in segs])))] if text else []
 
 
+def second_opinion(model, audio: np.ndarray, cfg: AsrConfig,
+                   home: HomeConfig | None = None) -> list[Hypothesis]:
+    """A second recogniser's n best for a final's audio (``asr.second_model``), decoded as the
+    first recogniser decodes a final."""
+    return hypotheses(model, audio, cfg.beam_size, decoding_prompt(cfg.prompt, home), True,
+                      cfg.context_s, cfg.n_best)
+
+
 def _short_context(model, audio: np.ndarray, context_s: float, beam_size: int,
                    prompt: str | None, n: int = 1) -> tuple[list[Hypothesis], float, float]:
     """Whisper over ``context_s`` seconds (the audio, padded with silence) instead of its 30:
@@ -207,6 +224,7 @@ class Transcript:
     t_end: int
     early: bool = False  # decoded at the first pause, before the end of the turn is known
     hypotheses: list[Hypothesis] = field(default_factory=list)  # a final's n best (text: the first)
+    audio: np.ndarray | None = field(default=None, repr=False)  # what was decoded (a second opinion's)
 
 
 class StreamingAsr:
@@ -297,7 +315,7 @@ class StreamingAsr:
         hyps = hypotheses(self.model, audio, self.cfg.beam_size, self.prompt, final,
                           self.cfg.context_s, n)
         return Transcript(hyps[0][0] if hyps else "", final, self.onset_ns, self.speech_end_ns,
-                          hypotheses=hyps if len(hyps) > 1 else [])
+                          hypotheses=hyps if n > 1 else [], audio=audio)
 
     def _audio_to(self, end_ns: int) -> np.ndarray:
         # (rounded: chunk times are whole samples; the float product can fall just under one)

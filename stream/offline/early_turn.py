@@ -37,18 +37,21 @@ KEYS = ("early_answered", "early_confirmed", "early_upheld", "early_contradicted
 def transcripts(session: Session, cfg: Config, emb, detector) -> list[Message]:
     """The session's early and final transcripts, embedded, as the text stage publishes them."""
     from stream.encoders import weights
-    from stream.encoders.asr import StreamingAsr
+    from stream.encoders.asr import StreamingAsr, load_model, second_name, second_opinion
     from stream.intent.nbest import HypothesisChooser, parse_hypotheses
     from stream.offline.asr_eval import asr_outputs
 
     asr = StreamingAsr(cfg.asr, weights.ctranslate2_device(cfg.run.device), live=False, home=cfg.home)
     outs = [o for o in asr_outputs(session, cfg, asr) if o.meta.get("final") or o.meta.get("early")]
     chooser = HypothesisChooser.load(cfg)
+    device = weights.ctranslate2_device(cfg.run.device)
+    name = second_name(cfg.asr, device)
+    second = load_model(name, device, cfg.run.torch_threads) if name else None
     texts, vecs = [o.meta["text"] for o in outs], [None] * len(outs)
     for i, o in enumerate(outs):  # the intent model chooses among the n best, as the text stage does
         if chooser is not None and (hyps := parse_hypotheses(o.meta.get("hypotheses"))):
-            k, vecs[i] = chooser.choose(emb, hyps)
-            texts[i] = hyps[k][0]
+            ask = (lambda a=o.parts["pcm"]: second_opinion(second, a, cfg.asr, cfg.home)) if second else None
+            texts[i], vecs[i], _ = chooser.choose(emb, hyps, ask, cfg.asr.second_below)
     plain = [i for i, v in enumerate(vecs) if v is None]
     for i, v in zip(plain, emb([texts[i] for i in plain]) if plain else [], strict=True):
         vecs[i] = v

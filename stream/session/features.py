@@ -44,7 +44,7 @@ def encoders(cfg: Config | None = None) -> dict:
     """What a cache is made by: the encoders, and every recogniser setting its transcripts depend
     on (the Whisper model as resolved on this machine, its window, pre-roll, prompt...): a cache
     made with other settings is not this config's."""
-    from stream.encoders.asr import compute_type, decoding_prompt, model_name
+    from stream.encoders.asr import compute_type, decoding_prompt, model_name, second_name
     from stream.encoders.weights import ctranslate2_device
     from stream.intent.nbest import chooser_key
 
@@ -55,6 +55,9 @@ def encoders(cfg: Config | None = None) -> dict:
     asr["compute"] = compute_type(device)
     asr["prompt"] = decoding_prompt(cfg.asr.prompt, cfg.home) or ""
     asr["chooser"] = chooser_key(cfg)  # the text model that picks among the n best
+    asr["second_model"] = second_name(cfg.asr, device)
+    if not asr["second_model"]:  # none: caches made before the setting existed are still this config's
+        del asr["second_model"], asr["second_below"]
     return {**ENCODERS, "asr": asr}
 
 

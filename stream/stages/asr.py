@@ -6,9 +6,14 @@ the start of the utterance in progress (or the audio's, between turns).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from stream.core.clock import now_ns
 from stream.core.message import EOS, Message, Topic
 from stream.process.stage import Output, Stage, StageContext
+
+if TYPE_CHECKING:
+    from stream.encoders.asr import Transcript
 
 
 class AsrStage(Stage):
@@ -17,12 +22,17 @@ class AsrStage(Stage):
 
     def setup(self, ctx: StageContext) -> None:
         super().setup(ctx)
-        if self.asr is None:
-            from stream.encoders import weights
-            from stream.encoders.asr import StreamingAsr
+        from stream.encoders import weights
+        from stream.encoders.asr import StreamingAsr, second_name
 
-            self.asr = StreamingAsr(ctx.cfg.asr, weights.ctranslate2_device(ctx.cfg.run.device),
-                                    live=not ctx.cfg.run.replay, home=ctx.cfg.home)
+        device = weights.ctranslate2_device(ctx.cfg.run.device)
+        if self.asr is None:
+            self.asr = StreamingAsr(ctx.cfg.asr, device, live=not ctx.cfg.run.replay, home=ctx.cfg.home)
+        self.second = bool(second_name(ctx.cfg.asr, device))  # then finals carry their audio
+
+    def _sends_audio(self, t: Transcript) -> bool:
+        """Finals and early transcripts carry what was decoded when a second opinion may be asked."""
+        return self.second and t.audio is not None and (t.final or t.early)
 
     def process(self, m: Message) -> list[Output]:
         enc0 = now_ns()
@@ -38,6 +48,8 @@ class AsrStage(Stage):
             return []
         enc1 = now_ns()
         out = [Output(Topic.TRANSCRIPT, t.t_start, t.t_end,
+                      # what was decoded, for a second opinion (the text worker's, asr.second_model)
+                      {"pcm": t.audio} if self._sends_audio(t) else {},
                       meta={"text": t.text, "final": t.final, "early": t.early,
                             **({"hypotheses": [[h, round(s, 4)] for h, s in t.hypotheses]}
                                if t.hypotheses else {})},

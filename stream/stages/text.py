@@ -13,12 +13,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import zmq
 
 from stream.core.clock import Pacer, now_ns
 from stream.core.keys import bus_keys
 from stream.core.message import EOS, Message, Topic
 from stream.core.transport import apply_curve
+from stream.encoders.audio import SR
 from stream.intent.nbest import parse_hypotheses
 from stream.process.stage import Output, Stage, StageContext
 
@@ -47,10 +49,11 @@ LINES_PER_TURN = 32  # scripted lines embedded per turn (~0.3 s on a slow CPU)
 
 
 class TextStage(Stage):
-    def __init__(self, embedder=None, detector=None, chooser=None) -> None:
+    def __init__(self, embedder=None, detector=None, chooser=None, second=None) -> None:
         self.emb = embedder  # texts -> (n, 384); tests pass a hashing embedder
         self.detector = detector  # embeddings -> P(complete turn), for early transcripts
         self.chooser = chooser  # picks among a final's n best hypotheses (stream.intent.nbest)
+        self.second = second  # asr.second_model's recogniser, asked where the chooser is unsure
         # ((onset, words heard), words kept, embedding) of the last early transcript: its final
         # repeats the words, and reuses what was chosen and embedded for them.
         self.last_early: tuple = (None, None, None)
@@ -75,6 +78,13 @@ class TextStage(Stage):
             from stream.intent.nbest import HypothesisChooser
 
             self.chooser = HypothesisChooser.load(cfg)
+        if self.second is None and self.chooser is not None and "asr" in ctx.inputs:
+            from stream.encoders import weights
+            from stream.encoders.asr import load_model, second_name
+
+            device = weights.ctranslate2_device(cfg.run.device)
+            if name := second_name(cfg.asr, device):  # (one thread: as fast as two here, 199 vs 242 ms)
+                self.second = load_model(name, device, cfg.run.torch_threads)
         self.pull = None
         if "say" in ctx.endpoints:
             self.pull = zmq.Context.instance().socket(zmq.PULL)
@@ -102,17 +112,32 @@ class TextStage(Stage):
         self.pacer = Pacer(self.ctx.cfg.run.speed or None, origin_ns)
         self.start_ns = int(opt.start_s * 1e9)
 
+    def _second_opinion(self, audio: np.ndarray | None):
+        """() -> the second recogniser's n best for ``audio`` (None: no second opinion)."""
+        if audio is None or self.second is None:
+            return None
+        from stream.encoders.asr import second_opinion
+
+        def decode() -> list[tuple[str, float]]:
+            t0 = now_ns()
+            hyps = second_opinion(self.second, audio, self.ctx.cfg.asr, self.ctx.cfg.home)
+            self.ctx.gauges["second_ms"] = round((now_ns() - t0) / 1e6)
+            return hyps
+        return decode
+
     def _embed(self, text: str, t0: int, t1: int, source: str, capture: int,
-               early: bool = False, hyps: list[tuple[str, float]] | None = None) -> Output:
+               early: bool = False, hyps: list[tuple[str, float]] | None = None,
+               audio: np.ndarray | None = None) -> Output:
         enc0 = now_ns()
         heard = text
         key = (t0, heard, tuple(map(tuple, hyps)) if hyps else None)
         if self.last_early[0] == key:  # the final repeats the early transcript (and its n-best)
             text, e = self.last_early[1:]
         elif hyps and self.chooser is not None:
-            k, e = self.chooser.choose(self.emb, hyps)
-            text = hyps[k][0]
-            self.ctx.stats["nbest_other"] += k > 0
+            text, e, asked = self.chooser.choose(self.emb, hyps, self._second_opinion(audio),
+                                                 self.ctx.cfg.asr.second_below)
+            self.ctx.stats["nbest_other"] += text != hyps[0][0]
+            self.ctx.stats["second_opinion"] += asked
         else:
             e = self.emb([text])[0]
         if early:
@@ -142,9 +167,23 @@ class TextStage(Stage):
             if self.chooser is not None and "hypotheses" in m.meta:
                 hyps = parse_hypotheses(m.meta["hypotheses"])
                 self.ctx.stats["invalid_hypotheses"] += hyps is None  # then its text alone
-            out.append(self._embed(m.meta["text"], m.t_start, m.t_end, "asr", capture, early, hyps))
+            out.append(self._embed(m.meta["text"], m.t_start, m.t_end, "asr", capture, early, hyps,
+                                   self._audio(m)))
         self.asr_wm = max(self.asr_wm, m.watermark)
         return out
+
+    def _audio(self, m: Message) -> np.ndarray | None:
+        """A transcript's audio (for a second opinion), if it is what the ASR sends: mono
+        float32 16 kHz samples, finite, no longer than an utterance may be."""
+        pcm = m.parts.get("pcm")
+        if pcm is None or self.second is None:
+            return None
+        longest = int((self.ctx.cfg.asr.max_utterance_s + 1) * SR)
+        if (pcm.dtype != np.float32 or pcm.ndim != 1 or not 0 < len(pcm) <= longest
+                or not np.isfinite(pcm).all()):
+            self.ctx.stats["invalid_audio"] += 1
+            return None
+        return pcm
 
     def _scripted(self) -> list[Output]:
         """Scripted typed lines, when due, and never ahead of the ASR (keeps time order)."""

@@ -121,7 +121,8 @@ def test_a_cache_made_with_other_recogniser_settings_is_not_this_configs(tmp_pat
     """Its transcripts came from another Whisper, window, pre-roll or prompt: not reusable."""
     record(tmp_path)
     assert has_features(tmp_path, Config())
-    for asr in ({"model": "base"}, {"context_s": 15.0}, {"preroll_ms": 96}, {"prompt": "auto"}):
+    for asr in ({"model": "base"}, {"context_s": 15.0}, {"preroll_ms": 96}, {"prompt": "auto"},
+                {"second_model": "tiny.en"}):
         assert not has_features(tmp_path, from_dict({"asr": asr})), asr
     assert has_features(tmp_path, from_dict({"asr": {"early": "off", "partial_every_ms": 500}}))
 

@@ -65,6 +65,26 @@ def test_asr_stage_segments_speech_and_finishes_at_end_of_stream(tmp_path):
     assert finals[1].t_end / S <= 3.0 + 0.1
 
 
+def test_asr_stage_sends_the_audio_it_decoded_with_finals_only_for_a_second_opinion(tmp_path):
+    """asr.second_model: the text worker decodes an unsure final again, so the final (and the
+    early transcript) carry their audio; partials never, and nothing does when it is off."""
+    msgs = audio_messages(tone_wav(tmp_path / "a.wav", [(0.5, 1.3)], 2.4))
+    for second in ("", "base"):
+        cfg = Config()
+        cfg.asr.second_model = second
+        stage = AsrStage(StreamingAsr(cfg.asr, model=ScriptedWhisper(["turn on the lights"])))
+        outs = run_stage(stage, [*msgs, eos("audio")], cfg=cfg)
+        sent = [o for o in outs if o.meta["final"] or o.meta["early"]]
+        assert [o.meta["text"] for o in sent if o.meta["final"]] == ["turn on the lights"]
+        if not second:
+            assert not any(o.parts for o in outs)
+            continue
+        assert all(set(o.parts) == {"pcm"} for o in sent)
+        assert not any(o.parts for o in outs if not (o.meta["final"] or o.meta["early"]))
+        pcm = sent[-1].parts["pcm"]  # the utterance, its pre-roll and up to 200 ms after it
+        assert pcm.dtype == np.float32 and 0.8 <= len(pcm) / SR <= 0.8 + 0.3 + 0.2 + 0.1
+
+
 def test_partials_give_way_when_decoding_is_slow_and_finals_are_unchanged(tmp_path):
     """A busy machine (decodes slow): fewer partials, so they do not starve the final."""
     msgs = audio_messages(tone_wav(tmp_path / "a.wav", [(0.5, 5.0)], 5.6))
