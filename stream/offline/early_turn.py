@@ -50,7 +50,8 @@ def transcripts(session: Session, cfg: Config, emb, detector) -> list[Message]:
     texts, vecs = [o.meta["text"] for o in outs], [None] * len(outs)
     for i, o in enumerate(outs):  # the intent model chooses among the n best, as the text stage does
         if chooser is not None and (hyps := parse_hypotheses(o.meta.get("hypotheses"))):
-            ask = (lambda a=o.parts["pcm"]: second_opinion(second, a, cfg.asr, cfg.home)) if second else None
+            pcm = o.parts.get("pcm") if second else None
+            ask = (lambda a=pcm: second_opinion(second, a, cfg.asr, cfg.home)) if pcm is not None else None
             texts[i], vecs[i], _ = chooser.choose(emb, hyps, ask, cfg.asr.second_below)
     plain = [i for i, v in enumerate(vecs) if v is None]
     for i, v in zip(plain, emb([texts[i] for i in plain]) if plain else [], strict=True):
