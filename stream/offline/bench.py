@@ -554,6 +554,14 @@ def bench_nbest(n_commands: int, rounds: int = 1) -> dict:
     return bench_asr_variants({"n_best_1": {"n_best": 1}, "n_best_5": {"n_best": 5}}, n_commands, rounds)
 
 
+def bench_second(n_commands: int, rounds: int = 1) -> dict:
+    """What base's second opinion costs when it is asked (``asr.second_below = 1``: for every
+    command; the bench's own commands are read surely, so as shipped it is never asked)."""
+    return bench_asr_variants({"second_off": {"second_model": ""},
+                               "second_always": {"second_model": "base", "second_below": 1.0}},
+                              n_commands, rounds)
+
+
 def bench_loaded(n_commands: int, n_typed: int) -> dict:
     """The same spoken and typed commands while other processes keep every core busy (at the
     same priority as ours): how many are answered, and how fast."""
@@ -753,7 +761,7 @@ def print_table(result: dict) -> None:
         con.print(f"{k}: {v}")
 
 
-if __name__ == "__main__":  # python -m stream.offline.bench [early|context|nbest|fork|trace] ROUNDS
+if __name__ == "__main__":  # python -m stream.offline.bench [early|context|nbest|second|fork|trace] ROUNDS
     import json
 
     rounds = int(sys.argv[-1]) if len(sys.argv) > 1 and sys.argv[-1].isdigit() else 1
@@ -762,6 +770,7 @@ if __name__ == "__main__":  # python -m stream.offline.bench [early|context|nbes
     elif sys.argv[1:2] == ["trace"]:
         print(json.dumps(bench_trace(6, rounds), indent=2))
     else:
-        which = {"early": bench_early_turn, "context": bench_context, "nbest": bench_nbest}.get(
+        which = {"early": bench_early_turn, "context": bench_context, "nbest": bench_nbest,
+                 "second": bench_second}.get(
             sys.argv[1] if len(sys.argv) > 1 else "", bench_spoken_paths)
         print(json.dumps(which(6, rounds), indent=2))
