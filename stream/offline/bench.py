@@ -24,6 +24,7 @@ command's way through the workers: VAD, early transcript, text item, intent, fin
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -556,10 +557,21 @@ def bench_nbest(n_commands: int, rounds: int = 1) -> dict:
 
 def bench_second(n_commands: int, rounds: int = 1) -> dict:
     """What base's second opinion costs when it is asked (``asr.second_below = 1``: for every
-    command; the bench's own commands are read surely, so as shipped it is never asked)."""
-    return bench_asr_variants({"second_off": {"second_model": ""},
-                               "second_always": {"second_model": "base", "second_below": 1.0}},
-                              n_commands, rounds)
+    command; the bench's own commands are read surely, so as shipped it is never asked), and
+    at start-up (base loaded in the text worker): first prediction and memory, on and off
+    interleaved."""
+    out = bench_asr_variants({"second_off": {"second_model": ""},
+                              "second_always": {"second_model": "base", "second_below": 1.0}},
+                             n_commands, rounds)
+    runs: dict[str, list[dict]] = {"": [], "base": []}
+    for second in ("base", "", "", "base") * rounds:
+        runs[second].append(bench_processes(8.0, asr={"second_model": second}))
+    for second, rs in runs.items():
+        out[f"second_{second or 'off'}_start"] = {
+            "first_prediction_s": [r["first_prediction_s"] for r in rs],
+            "total_pss_mb": [r["total_pss_mb"] for r in rs],
+            "text_worker_pss_mb": [r["processes"].get("text", {}).get("pss_mb") for r in rs]}
+    return out
 
 
 def bench_loaded(n_commands: int, n_typed: int) -> dict:
@@ -573,9 +585,10 @@ def bench_loaded(n_commands: int, n_typed: int) -> dict:
 
 
 
-def bench_processes(seconds: float, fork: bool = True) -> dict:
+def bench_processes(seconds: float, fork: bool = True, asr: dict | None = None) -> dict:
     """``live`` from files, started as a user starts it (a new process): seconds from launch to
-    the first prediction, then memory (RSS, PSS) and CPU per process over the steady run."""
+    the first prediction, then memory (RSS, PSS) and CPU per process over the steady run.
+    ``asr``: settings added to the config (strings and numbers)."""
     import threading
 
     from stream.encoders.weights import REPO
@@ -586,7 +599,8 @@ def bench_processes(seconds: float, fork: bool = True) -> dict:
         conf = Path(d) / "loop.toml"  # the media loop for as long as the run lasts
         conf.write_text((REPO / "configs" / "live.toml").read_text().replace(
             "[video]\n", "[video]\nloop = true\n").replace("[audio]\n", "[audio]\nloop = true\n")
-            .replace("[run]\n", f"[run]\nfork_workers = {str(fork).lower()}\n"))
+            .replace("[run]\n", f"[run]\nfork_workers = {str(fork).lower()}\n")
+            + ("\n[asr]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in asr.items()) if asr else ""))
         t0 = time.monotonic()
         p = subprocess.Popen([sys.executable, str(REPO / "launch.py"), "live", "--config", str(conf),
                               "--video", str(video), "--audio", str(wav), "--headless",
@@ -762,8 +776,6 @@ def print_table(result: dict) -> None:
 
 
 if __name__ == "__main__":  # python -m stream.offline.bench [early|context|nbest|second|fork|trace] ROUNDS
-    import json
-
     rounds = int(sys.argv[-1]) if len(sys.argv) > 1 and sys.argv[-1].isdigit() else 1
     if sys.argv[1:2] == ["fork"]:
         print(json.dumps(bench_fork(30, rounds), indent=2))
