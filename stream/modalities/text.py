@@ -40,7 +40,10 @@ def _typed(it) -> bool:
 
 
 def _show(g: dict) -> str:
-    return f"last: {g['last'][:30]}" if g.get("last") else ""
+    if not g.get("last"):
+        return ""
+    second = f" (base asked: {g['second_ms']} ms)" if g.get("second") and "second_ms" in g else ""
+    return f"last: {g['last'][:30]}{second}"
 
 
 TEXT = register(Modality(

@@ -129,10 +129,10 @@ class TextStage(Stage):
                early: bool = False, hyps: list[tuple[str, float]] | None = None,
                audio: np.ndarray | None = None) -> Output:
         enc0 = now_ns()
-        heard = text
+        heard, asked = text, False
         key = (t0, heard, tuple(map(tuple, hyps)) if hyps else None)
         if self.last_early[0] == key:  # the final repeats the early transcript (and its n-best)
-            text, e = self.last_early[1:]
+            (text, e), asked = self.last_early[1:], None
         elif hyps and self.chooser is not None:
             text, e, asked = self.chooser.choose(self.emb, hyps, self._second_opinion(audio),
                                                  self.ctx.cfg.asr.second_below)
@@ -144,6 +144,8 @@ class TextStage(Stage):
             self.last_early = (key, text, e)
         enc1 = now_ns()
         self.ctx.gauges.update(encode_ms=round((enc1 - enc0) / 1e6, 1), last=text)
+        if asked is not None:  # (a reused choice keeps what the dashboard says of it)
+            self.ctx.gauges["second"] = asked
         self.ctx.stats[source + "_early" if early else source] += 1
         meta: dict = {"text": text, "source": source}
         if text != heard:  # what Whisper ranked first, when the intent model chose another

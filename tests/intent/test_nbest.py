@@ -181,6 +181,7 @@ def test_the_text_stage_asks_a_second_recogniser_about_the_audio_of_an_unsure_fi
         ("turn of the lie", None), ("turn of the lie", None)]
     assert whisper.calls == 1 and stage.ctx.stats["second_opinion"] == 1
     assert stage.ctx.stats["invalid_audio"] == 2 and stage.ctx.gauges["second_ms"] >= 0
+    assert stage.ctx.gauges["second"] is False  # the last one was not asked (the dashboard's note)
 
 
 def test_the_second_opinion_setting_is_checked_and_names_the_field():

@@ -30,6 +30,20 @@ def test_dashboard_shows_prediction_transcript_health_and_counts():
     assert "shedding" not in out
 
 
+def test_the_dashboard_says_when_base_gave_a_second_opinion_on_the_last_words():
+    def shown(gauges: dict) -> str:
+        d = DashState("live")
+        d.health = {"text": {"gauges": gauges, "stats": {}}}
+        con = Console(record=True, width=120, height=30)
+        con.print(d.render())
+        return con.export_text()
+
+    words = {"last": "turn off the light", "second_ms": 212}
+    assert "last: turn off the light (base asked: 212 ms)" in shown({**words, "second": True})
+    out = shown({**words, "second": False})  # the last words were read surely: nothing asked
+    assert "last: turn off the light" in out and "base asked" not in out
+
+
 def test_the_dashboard_says_when_video_sheds_frames_and_why():
     d = DashState("live")
     d.health = {"video": {"gauges": {"fps": 4.2, "fps_target": 15.0, "face": True}, "stats": {}}}
