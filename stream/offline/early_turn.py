@@ -41,10 +41,10 @@ def transcripts(session: Session, cfg: Config, emb, detector) -> list[Message]:
     from stream.intent.nbest import HypothesisChooser, parse_hypotheses
     from stream.offline.asr_eval import asr_outputs
 
-    asr = StreamingAsr(cfg.asr, weights.ctranslate2_device(cfg.run.device), live=False, home=cfg.home)
+    device = weights.ctranslate2_device(cfg.run.device)
+    asr = StreamingAsr(cfg.asr, device, live=False, home=cfg.home)
     outs = [o for o in asr_outputs(session, cfg, asr) if o.meta.get("final") or o.meta.get("early")]
     chooser = HypothesisChooser.load(cfg)
-    device = weights.ctranslate2_device(cfg.run.device)
     name = second_name(cfg.asr, device)
     second = load_model(name, device, cfg.run.torch_threads) if name else None
     texts, vecs = [o.meta["text"] for o in outs], [None] * len(outs)
