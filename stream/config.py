@@ -49,6 +49,9 @@ class AudioConfig:
     sample_rate: int = 16000
     chunk_ms: int = 96  # three 32 ms silero frames
     n_mels: int = 64
+    # Silero's state is reset after this many seconds of audio, at the first silent chunk: a
+    # long stream drifts it deaf to onsets (stream.encoders.audio.Vad). 0: never.
+    vad_reset_s: float = 5.0
     loop: bool = False
     mic_rate: int = 0  # open a microphone at this rate (0: its own default); resampled to 16 kHz
 
@@ -340,6 +343,8 @@ def validate(cfg: Config, where: str) -> None:
         bad("asr.context_s", "must be 1-30 (seconds of audio Whisper's encoder sees; 30: its own)")
     if cfg.audio.chunk_ms % 32:
         bad("audio.chunk_ms", "must be a multiple of 32 (silero VAD frames)")
+    if cfg.audio.vad_reset_s < 0:
+        bad("audio.vad_reset_s", "must be >= 0 (seconds of audio between VAD state resets; 0: never)")
     if not 0 < cfg.fusion.hop_s <= cfg.fusion.window_s:
         bad("fusion.hop_s", "must be positive and at most fusion.window_s")
     known = modality_names(cfg, where)

@@ -16,6 +16,7 @@ import numpy as np
 
 SR = 16000
 VAD_FRAME = 512
+SILENT = 0.5  # a chunk whose frames all score under this sounds silent (asr.speech_threshold's default)
 
 
 class LogMel:
@@ -35,27 +36,45 @@ class LogMel:
 
 
 class Vad:
-    """Streaming silero VAD (stateful across calls): speech probability per 32 ms frame."""
+    """Streaming silero VAD (stateful across calls): speech probability per 32 ms frame.
 
-    def __init__(self) -> None:
-        from silero_vad import load_silero_vad
+    Silero's recurrent state drifts over a long stream: tens of seconds in, it can score a clear
+    word at 0.05 that a fresh state scores at 0.9 (test split, "bedroom play the previous song
+    again" lost its first word; silero-vad issue #725, Pipecat resets every 5 s). So the state is
+    reset once ``reset_s`` of audio has passed, at the first chunk that sounds silent (never in
+    the middle of what it hears as speech); counted in audio, not wall time, so a replay is
+    the same every time. 0: never."""
 
-        self.model = load_silero_vad(onnx=False)
+    def __init__(self, reset_s: float = 0.0, model=None) -> None:
+        """``model``: silero's (loaded here if None; tests pass a scripted one)."""
+        if model is None:
+            from silero_vad import load_silero_vad
+
+            model = load_silero_vad(onnx=False)
+        self.model = model
+        self.reset_every = int(reset_s * SR)
+        self.since = 0  # samples since the state was last reset
+        self.resets = 0
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            return np.array([float(self.model(torch.from_numpy(chunk[i:i + VAD_FRAME]), SR))
-                             for i in range(0, len(chunk) - VAD_FRAME + 1, VAD_FRAME)], np.float32)
+            p = np.array([float(self.model(torch.from_numpy(chunk[i:i + VAD_FRAME]), SR))
+                          for i in range(0, len(chunk) - VAD_FRAME + 1, VAD_FRAME)], np.float32)
+        self.since += len(chunk)
+        if self.reset_every and self.since >= self.reset_every and not (p >= SILENT).any():
+            self.model.reset_states()
+            self.since, self.resets = 0, self.resets + 1
+        return p
 
 
 class AudioEncoder:
     """One chunk in, (log-mel, embedding, VAD probability per 32 ms frame) out."""
 
-    def __init__(self, n_mels: int = 64) -> None:
+    def __init__(self, n_mels: int = 64, vad_reset_s: float = 0.0) -> None:
         self.logmel = LogMel(n_mels)
-        self.vad = Vad()
+        self.vad = Vad(vad_reset_s)
         self.dim = 2 * n_mels
 
     def __call__(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -58,7 +58,9 @@ def encoders(cfg: Config | None = None) -> dict:
     asr["second_model"] = second_name(cfg.asr, device)
     if not asr["second_model"]:  # none: caches made before the setting existed are still this config's
         del asr["second_model"], asr["second_below"]
-    return {**ENCODERS, "asr": asr}
+    reset = cfg.audio.vad_reset_s  # (0: caches made before the setting existed are this config's)
+    audio = ENCODERS["audio"] + (f"; state reset {reset:g} s" if reset else "")
+    return {**ENCODERS, "audio": audio, "asr": asr}
 
 
 class FeatureRecorder:

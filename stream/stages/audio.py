@@ -29,7 +29,7 @@ class AudioStage(CaptureStage):
             from stream.encoders.audio import AudioEncoder
 
             torch.set_num_threads(ctx.cfg.run.torch_threads)
-            self.enc = AudioEncoder(ctx.cfg.audio.n_mels)
+            self.enc = AudioEncoder(ctx.cfg.audio.n_mels, ctx.cfg.audio.vad_reset_s)
 
     def poll(self) -> list[Output]:
         try:
