@@ -20,6 +20,7 @@ def test_defaults_round_trip_through_a_dict():
     ({"video": {"fps": "fast"}}, "'video.fps': expected float"),
     ({"run": {"plugins": ["no.such.module"]}}, "run.plugins: cannot import 'no.such.module'"),
     ({"nosuch": {"x": 1}}, "unknown field 'nosuch'"),
+    ({"audio": {"vad_reset_s": -1}}, "field 'audio.vad_reset_s' must be >= 0"),
 ])
 def test_bad_values_name_the_field(overrides, needle):
     with pytest.raises(ConfigError) as e:

@@ -127,6 +127,14 @@ def test_a_cache_made_with_other_recogniser_settings_is_not_this_configs(tmp_pat
     assert has_features(tmp_path, from_dict({"asr": {"early": "off", "partial_every_ms": 500}}))
 
 
+def test_a_cache_made_with_other_vad_resets_is_not_this_configs(tmp_path):
+    """The VAD's state resets change where utterances begin: the audio and what was heard."""
+    record(tmp_path)
+    assert not has_features(tmp_path, from_dict({"audio": {"vad_reset_s": 0}}))
+    assert not has_features(tmp_path, from_dict({"audio": {"vad_reset_s": 2.0}}))
+    assert has_features(tmp_path, from_dict({"audio": {"vad_reset_s": 5.0}}))
+
+
 def test_fusion_only_replay_equals_streaming_fusion_and_leaves_the_config_alone(tmp_path):
     record(tmp_path)
     cfg = Config()
