@@ -34,6 +34,19 @@ def test_slots_of_clean_words(fill, text, intent, want):
 
 
 @pytest.mark.parametrize(("text", "intent", "want"), [
+    # Home Assistant parses these only with the area of the satellite that heard them: the
+    # words' own slots, and no area the words did not say.
+    ("play jazz", "HassMediaSearchAndPlay", {"search_query": "jazz"}),
+    ("Play the Beatles.", "HassMediaSearchAndPlay", {"search_query": "the beatles"}),
+    ("set the position to 40%", "HassSetPosition", {"position": 40}),
+    # Said with its area: parsed as said.
+    ("play jazz in the kitchen", "HassMediaSearchAndPlay", {"search_query": "jazz", "area": "kitchen"}),
+])
+def test_a_sentence_for_the_room_it_is_said_in_gets_the_slots_it_says(fill, text, intent, want):
+    assert fill(text, intent) == want
+
+
+@pytest.mark.parametrize(("text", "intent", "want"), [
     ("turn off the sealing fan in the office", "HassTurnOff", {"name": "ceiling fan", "area": "office"}),
     ("Turn of the pendent lights", "HassTurnOff", {"name": "pendant lights"}),
     ("what's the temperature in the garrage", "HassClimateGetTemperature", {"area": "garage"}),
