@@ -41,8 +41,17 @@ def test_slots_of_clean_words(fill, text, intent, want):
     ("set the position to 40%", "HassSetPosition", {"position": 40}),
     # Said with its area: parsed as said.
     ("play jazz in the kitchen", "HassMediaSearchAndPlay", {"search_query": "jazz", "area": "kitchen"}),
+    # Sentences that need a device of one domain (a to-do list, a climate device, a media
+    # player): the home says no device's domain, so the name is taken to be of it, and free
+    # text stops where the name begins.
+    ("add milk to the porch light list", "HassListAddItem", {"item": "milk", "name": "porch light"}),
+    ("check off pay the bills in the roller blinds list", "HassListCompleteItem",
+     {"item": "pay the bills", "name": "roller blinds"}),
+    ("set the heater fan mode to auto", "HassClimateSetFanMode", {"name": "heater", "fan_mode": "auto"}),
+    ("play jazz on the tv in the living room", "HassMediaSearchAndPlay",
+     {"search_query": "jazz", "name": "tv", "area": "living room"}),
 ])
-def test_a_sentence_for_the_room_it_is_said_in_gets_the_slots_it_says(fill, text, intent, want):
+def test_a_sentence_for_the_room_or_device_it_needs_gets_the_slots_it_says(fill, text, intent, want):
     assert fill(text, intent) == want
 
 
@@ -147,7 +156,7 @@ def test_a_bad_home_is_one_line_naming_the_field():
 def test_sampled_sentences_carry_their_slots_and_the_filler_recovers_them():
     """Every template's sentences, as hassil samples them: the labelled slots are found."""
     right, n = recovery()
-    assert n > 500 and right / n >= 0.95, (right, n)
+    assert n > 500 and right / n >= 0.99, (right, n)
 
 
 def test_words_and_values():
