@@ -218,8 +218,8 @@ class SlotFiller:
         return exact if exact is not None else self._tolerant(words_of(text), intent)
 
     def _exact(self, text: str, intent: str) -> dict[str, Value] | None:
-        """Hassil's parse of the words as one of ``intent``'s sentences, if there is one: first
-        as said, then in a room of its own (below)."""
+        """Hassil's parse of the words as one of ``intent``'s sentences, if there is one: as
+        said, then (unless that named a device) in a room of its own (``self.contexts``)."""
         from hassil.recognize import recognize_all
 
         clean = " ".join(re.findall(r"[\w%'.-]+", text.lower())).strip(".")
@@ -229,7 +229,7 @@ class SlotFiller:
         best = None
         for context in self.contexts[intent]:
             if best is not None and "name" in best.entities:
-                break  # as said, naming a device: nothing in a room of its own can outrank it
+                break  # parsed as said, naming a device: taken
             for r in recognize_all(clean, self._one[intent], slot_lists=self.lists, intent_context=context):
                 # Free text that is a number or one of the home's names is not free text ("cancel
                 # the kitchen timer" names no timer "kitchen"): that parse is not taken.
@@ -383,8 +383,9 @@ def _domains(intent) -> list[str]:
     return sorted(out)
 
 
-def _rank(result) -> tuple[int, bool]:
-    return "name" in result.entities, len(result.entities)
+def _rank(result) -> tuple[bool, int]:
+    """A parse naming a device first, then the one with most slots said (not the placeholder room)."""
+    return "name" in result.entities, sum(e.value != HERE_AREA for e in result.entities.values())
 
 
 def same(expected: Value, got: Value | None) -> bool:
