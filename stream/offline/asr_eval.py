@@ -103,13 +103,14 @@ def whole_utterance(asr, x: np.ndarray) -> str:
     return decode(asr.model, x, asr.cfg.beam_size, asr.prompt, context_s=asr.cfg.context_s)
 
 
-def references(session: Session) -> list[Utterance]:
-    """The session's reference utterances (``speech.jsonl``), checked."""
+def references(session: Session, name: str | None = None) -> list[Utterance]:
+    """The session's reference utterances (``speech.jsonl``), checked; ``name``: the session's
+    in the report (default its directory's)."""
     path = session.root / SPEECH_FILE
     if not path.is_file():
         raise SessionError(f"{path}: missing (asr-eval needs reference transcripts; "
                            "`corpus` writes them, or write one line per utterance by hand)")
-    return [Utterance(session.root.name, r["voice"], r["start"], r["end"], r["text"])
+    return [Utterance(name or session.root.name, r["voice"], r["start"], r["end"], r["text"])
             for r in read_speech(path)]
 
 
@@ -156,10 +157,13 @@ def _rates(utts: list[Utterance], norm) -> dict:
 
 def evaluate(sessions: list[Session], cfg: Config, log=print) -> dict:
     """The report: overall, per voice, per session, and every utterance side by side."""
+    from stream.app.evaluation import session_names
     from stream.encoders import weights
     from stream.encoders.asr import StreamingAsr
 
-    refs = {s.root: references(s) for s in sessions}  # every file checked before any work
+    # (val/spoken_00 and test/spoken_00 are val_spoken_00 and test_spoken_00, as in `eval`)
+    names = dict(zip([s.root for s in sessions], session_names(sessions), strict=True))
+    refs = {s.root: references(s, names[s.root]) for s in sessions}  # every file checked before any work
     # Partials never feed a final (see the module docstring): skip them.
     cfg = replace(cfg, asr=replace(cfg.asr, partial_every_ms=10**9))
     model = StreamingAsr(cfg.asr, weights.ctranslate2_device(cfg.run.device)).model  # as the ASR worker
@@ -167,7 +171,7 @@ def evaluate(sessions: list[Session], cfg: Config, log=print) -> dict:
     extra: dict[str, list[str]] = {}
     for s in sessions:
         log(f"asr-eval: {s.root}")
-        extra[s.root.name] = evaluate_session(s, refs[s.root], cfg, model)
+        extra[names[s.root]] = evaluate_session(s, refs[s.root], cfg, model)
         utts += refs[s.root]
     norm = normaliser()
     by_voice, by_session = defaultdict(list), defaultdict(list)

@@ -1,6 +1,7 @@
 """asr-eval on a small session of known speech: both paths, matched by time, word error rates."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -49,6 +50,18 @@ def test_the_report_puts_both_paths_side_by_side(session, capsys):
     assert set(report["voices"]) == {"espeak-ng:en-us"} and set(report["sessions"]) == {"session"}
 
 
+def test_sessions_of_the_same_name_in_two_splits_are_reported_apart(session, tmp_path, capsys):
+    """val/spoken_00 and test/spoken_00: two sessions, named as `eval` names them."""
+    for split in ("val", "test"):
+        shutil.copytree(session, tmp_path / split / "session")
+    assert main(["asr-eval", str(tmp_path / "val" / "session"), str(tmp_path / "test" / "session"),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["sessions"]) == {"val_session", "test_session"}
+    assert all(v["utterances"] == 3 for v in report["sessions"].values())
+    assert report["overall"]["utterances"] == 6
+
+
 def test_a_session_without_references_is_one_line(tmp_path, capsys):
     x = np.zeros(SR, np.float32)
     sf.write(tmp_path / "a.wav", x, SR)
@@ -59,8 +72,6 @@ def test_a_session_without_references_is_one_line(tmp_path, capsys):
 
 
 def test_a_bad_reference_line_names_the_file_and_line(session, tmp_path, capsys):
-    import shutil
-
     s = tmp_path / "s"
     shutil.copytree(session, s)
     (s / SPEECH_FILE).write_text('{"start": 1.0, "end": 0.5, "text": "x"}\n')
