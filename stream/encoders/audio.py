@@ -16,7 +16,6 @@ import numpy as np
 
 SR = 16000
 VAD_FRAME = 512
-SILENT = 0.5  # a chunk whose frames all score under this sounds silent (asr.speech_threshold's default)
 
 
 class LogMel:
@@ -45,13 +44,16 @@ class Vad:
     the middle of what it hears as speech); counted in audio, not wall time, so a replay is
     the same every time. 0: never."""
 
-    def __init__(self, reset_s: float = 0.0, model=None) -> None:
-        """``model``: silero's (loaded here if None; tests pass a scripted one)."""
+    def __init__(self, reset_s: float = 0.0, model=None, silent: float = 0.5) -> None:
+        """``model``: silero's (loaded here if None; tests pass a scripted one). ``silent``: a
+        chunk whose frames all score under it sounds silent (the recogniser's speech threshold,
+        so a reset never falls inside what it hears as an utterance)."""
         if model is None:
             from silero_vad import load_silero_vad
 
             model = load_silero_vad(onnx=False)
         self.model = model
+        self.silent = silent
         self.reset_every = int(reset_s * SR)
         self.since = 0  # samples since the state was last reset
         self.resets = 0
@@ -63,7 +65,7 @@ class Vad:
             p = np.array([float(self.model(torch.from_numpy(chunk[i:i + VAD_FRAME]), SR))
                           for i in range(0, len(chunk) - VAD_FRAME + 1, VAD_FRAME)], np.float32)
         self.since += len(chunk)
-        if self.reset_every and self.since >= self.reset_every and not (p >= SILENT).any():
+        if self.reset_every and self.since >= self.reset_every and not (p >= self.silent).any():
             self.model.reset_states()
             self.since, self.resets = 0, self.resets + 1
         return p
@@ -72,9 +74,9 @@ class Vad:
 class AudioEncoder:
     """One chunk in, (log-mel, embedding, VAD probability per 32 ms frame) out."""
 
-    def __init__(self, n_mels: int = 64, vad_reset_s: float = 0.0) -> None:
+    def __init__(self, n_mels: int = 64, vad_reset_s: float = 0.0, silent: float = 0.5) -> None:
         self.logmel = LogMel(n_mels)
-        self.vad = Vad(vad_reset_s)
+        self.vad = Vad(vad_reset_s, silent=silent)
         self.dim = 2 * n_mels
 
     def __call__(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

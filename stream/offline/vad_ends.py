@@ -23,9 +23,9 @@ from stream.session.format import Session
 from stream.session.records import SPEECH_FILE, read_speech
 
 
-def chunk_frames(x: np.ndarray, chunk: int, reset_s: float = 0.0) -> np.ndarray:
+def chunk_frames(x: np.ndarray, chunk: int, reset_s: float = 0.0, silent: float = 0.5) -> np.ndarray:
     """(chunks, frames per chunk) silero probabilities, streamed as the audio worker does."""
-    vad = Vad(reset_s)
+    vad = Vad(reset_s, silent=silent)
     n = len(x) // chunk
     return np.stack([vad(x[i * chunk:(i + 1) * chunk]) for i in range(n)]) if n else np.zeros((0, 1))
 
@@ -37,7 +37,7 @@ def utterance_ends(session: str, thresholds: list[float], cfg: Config) -> dict:
     speech = read_speech(ses.root / SPEECH_FILE)
     out = {"utterances": 0, **{t: [0, 0] for t in thresholds}}
     for t0, x in ses.audio_runs():
-        p = chunk_frames(x, int(chunk_s * SR), cfg.audio.vad_reset_s)
+        p = chunk_frames(x, int(chunk_s * SR), cfg.audio.vad_reset_s, cfg.asr.speech_threshold)
         on = p.max(1) >= cfg.asr.speech_threshold
         for u in speech:
             a, b = int((u["start"] - t0) / chunk_s), int((u["end"] - t0) / chunk_s) + 2

@@ -29,7 +29,8 @@ class AudioStage(CaptureStage):
             from stream.encoders.audio import AudioEncoder
 
             torch.set_num_threads(ctx.cfg.run.torch_threads)
-            self.enc = AudioEncoder(ctx.cfg.audio.n_mels, ctx.cfg.audio.vad_reset_s)
+            cfg = ctx.cfg
+            self.enc = AudioEncoder(cfg.audio.n_mels, cfg.audio.vad_reset_s, cfg.asr.speech_threshold)
 
     def poll(self) -> list[Output]:
         try:
