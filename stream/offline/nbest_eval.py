@@ -9,7 +9,8 @@ right from: the greedy decode, the beam's first hypothesis, the chosen one (per 
 any of the n (the ceiling). The README's "n-best" paragraph quotes it. ``--second``: a second
 recogniser's n best too, chosen among with the first's (weight 1): always (``union``), or only
 where the text model is less than ``below`` sure of the first's choice (``second_below_X``;
-``second_decodes_below_X`` counts those utterances).
+``second_decodes_below_X`` counts those utterances); ``any_of_both``, the two recognisers'
+ceiling: any of their 2n hypotheses read right (no choosing among them can do better).
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ def _read(chooser, intents: list[str], texts: list[str], embeddings) -> list[str
 
 def _second_opinion(chooser, intents: list[str], first: tuple, second: tuple, below: list[float]) -> dict:
     """Intents read with a second recogniser's hypotheses (``first``/``second``: texts,
-    embeddings, scores): the union always, and the union where the first choice is unsure."""
+    embeddings, scores): the union always, the union where the first choice is unsure, and
+    what each of the second's hypotheses reads as (``second_reads``)."""
     chooser.weight = 1.0
     (t1, e1, s1), (t2, e2, s2) = first, second
     texts, scores = t1 + t2, s1 + s2
     if not texts:
-        return {"union": NONE, **{f"second_below_{b:g}": NONE for b in below}, "sure": 1.0}
+        return {"union": NONE, **{f"second_below_{b:g}": NONE for b in below}, "sure": 1.0,
+                "second_reads": []}
     emb = np.concatenate([e for e in (e1, e2) if len(e)])
     k1 = chooser(t1, e1, s1) if t1 else None
     p1 = chooser.prior(e1[k1:k1 + 1], t1[k1:k1 + 1])[0] if k1 is not None else None  # read once
@@ -46,7 +49,7 @@ def _second_opinion(chooser, intents: list[str], first: tuple, second: tuple, be
     k = chooser(texts, emb, scores)
     union = _read(chooser, intents, texts[k:k + 1], emb[k:k + 1])[0]
     return {"union": union, **{f"second_below_{b:g}": union if sure < b else first_read for b in below},
-            "sure": sure}
+            "sure": sure, "second_reads": _read(chooser, intents, t2, e2)}
 
 
 def evaluate(roots: list[str], model_name: str, n: int, weights: list[float], second: str | None = None,
@@ -63,7 +66,7 @@ def evaluate(roots: list[str], model_name: str, n: int, weights: list[float], se
     intents = chooser.prior.ckpt["intents"]
     keys = ["greedy", "beam_first", *[f"chosen_{w:g}" for w in weights], f"any_of_{n}"]
     if second:
-        keys += ["union", *(f"second{x}_below_{b:g}" for x in ("", "_decodes") for b in below)]
+        keys += ["union", "any_of_both", *(f"second{x}_below_{b:g}" for x in ("", "_decodes") for b in below)]
     got = {kind: dict.fromkeys(keys, 0) for kind in ("commands", "chit_chat")}
     count = {"commands": 0, "chit_chat": 0}
     for root in roots:
@@ -89,7 +92,8 @@ def evaluate(roots: list[str], model_name: str, n: int, weights: list[float], se
                 reads = _second_opinion(chooser, intents, (texts, e, [s for _, s in hyps]),
                                         (t2, emb(t2) if t2 else np.zeros((0, 384), np.float32),
                                          [s for _, s in hyps2]), below)
-                right |= {k: v == r["intent"] for k, v in reads.items() if k != "sure"}
+                right |= {k: v == r["intent"] for k, v in reads.items() if k not in ("sure", "second_reads")}
+                right["any_of_both"] = right[f"any_of_{n}"] or r["intent"] in reads["second_reads"]
                 right |= {f"second_decodes_below_{b:g}": reads["sure"] < b for b in below}
             for key in keys:
                 got[kind][key] += bool(right[key])

@@ -39,6 +39,7 @@ def test_the_second_recogniser_is_asked_only_where_the_first_choice_is_unsure():
     assert got["sure"] == pytest.approx(0.5)
     assert got["union"] == "HassTurnOff"  # the second's "off", surer than the garble
     assert got["second_below_0.9"] == "HassTurnOff" and got["second_below_0.4"] == "HassTurnOn"
+    assert got["second_reads"] == ["HassTurnOff", "HassTurnOn"]  # the ceiling's part
     sure = _hyps(("turn on the light", -0.2))
     got = _second_opinion(chooser, INTENTS, sure, second, [0.9])
     assert got["second_below_0.9"] == "HassTurnOn" and got["sure"] == pytest.approx(0.96)
@@ -50,5 +51,6 @@ def test_nothing_heard_by_either_reads_as_none_and_one_side_may_be_empty():
     assert _second_opinion(chooser, INTENTS, empty, empty, [0.9])["union"] == "none"
     got = _second_opinion(chooser, INTENTS, empty, _hyps(("nice weather today", -0.1)), [0.9])
     assert got["union"] == "none" and got["second_below_0.9"] == "none" and got["sure"] == 0.0
+    assert got["second_reads"] == ["none"]
     got = _second_opinion(chooser, INTENTS, _hyps(("turn on the light", -0.1)), empty, [0.99])
     assert got["union"] == "HassTurnOn" and got["second_below_0.99"] == "HassTurnOn"
