@@ -71,11 +71,15 @@ def write(path: Path, n: int, seed: int, cfg: Config, log=print) -> int:
     tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     k = 0
-    with tmp.open("w") as f:
-        for k, row in enumerate(utterances(n, seed, cfg), 1):
-            f.write(json.dumps(row) + "\n")
-            if k % 100 == 0:
-                log(f"{k} of {n}: {row['voice']} said {row['said']!r}, heard {row['heard']!r}")
+    try:
+        with tmp.open("w") as f:
+            for k, row in enumerate(utterances(n, seed, cfg), 1):
+                f.write(json.dumps(row) + "\n")
+                if k % 100 == 0:
+                    log(f"{k} of {n}: {row['voice']} said {row['said']!r}, heard {row['heard']!r}")
+    except BaseException:  # (Ctrl-C included) no partial file left behind
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     return k
 

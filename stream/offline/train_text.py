@@ -134,6 +134,8 @@ def heard_examples(paths: list[Path], held_out: set[str] = frozenset()) -> list[
         except (OSError, UnicodeDecodeError) as e:
             raise SessionError(f"{path}: unreadable ({e})") from None
         for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
             try:
                 r = json.loads(line)
             except json.JSONDecodeError as e:

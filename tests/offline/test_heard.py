@@ -25,6 +25,7 @@ def test_heard_lines_become_examples_of_the_intent_said(tmp_path):
         {"said": "I'm starving", "heard": "I'm starving!", "intent": "none"},
         {"said": "held out", "heard": "Held out.", "intent": "HassTurnOn"},
         {"said": "turn on the light", "heard": " ", "intent": "HassTurnOn"},  # nothing heard: no example
+        "",  # a blank line is no utterance
     ])
     ex = heard_examples([f], held_out={"held out"})
     assert [(e.text, e.intent) for e in ex] == [("At 5 minutes to the timer.", "HassIncreaseTimer"),
