@@ -79,6 +79,12 @@ class AudioEncoder:
         self.vad = Vad(vad_reset_s, silent=silent)
         self.dim = 2 * n_mels
 
+    @classmethod
+    def for_config(cls, cfg) -> AudioEncoder:
+        """As the audio worker runs it: ``cfg``'s mel bands, VAD resets, and the recogniser's
+        speech threshold as what sounds silent."""
+        return cls(cfg.audio.n_mels, cfg.audio.vad_reset_s, cfg.asr.speech_threshold)
+
     def __call__(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lm = self.logmel(chunk)
         emb = np.concatenate([lm.mean(0), lm.std(0)]).astype(np.float32)

@@ -211,7 +211,7 @@ def bench_encoders(n: int) -> dict:
            "image_embedding_ms_224": timeit(lambda: emb([frames[0]]), n)}
     x, sr = media.espeak(COMMANDS[0])
     x = to_mono_16k(x, sr)
-    enc = AudioEncoder(cfg.audio.n_mels, cfg.audio.vad_reset_s, cfg.asr.speech_threshold)  # as the worker
+    enc = AudioEncoder.for_config(cfg)  # as the audio worker
     out["audio_chunk_ms_96ms"] = timeit(lambda: enc(x[:1536]), n)
     te = TextEmbedder()
     out["sentence_embedding_ms"] = timeit(lambda: te([COMMANDS[1]]), n)

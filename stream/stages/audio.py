@@ -29,8 +29,7 @@ class AudioStage(CaptureStage):
             from stream.encoders.audio import AudioEncoder
 
             torch.set_num_threads(ctx.cfg.run.torch_threads)
-            cfg = ctx.cfg
-            self.enc = AudioEncoder(cfg.audio.n_mels, cfg.audio.vad_reset_s, cfg.asr.speech_threshold)
+            self.enc = AudioEncoder.for_config(ctx.cfg)
 
     def poll(self) -> list[Output]:
         try:
